@@ -1,0 +1,316 @@
+"""SQLiteDocumentStore: Haystack's DocumentStore protocol, plus file-level writes for indexing.
+
+Passages are `haystack.Document`s. An indexed passage's `meta` carries `file_path`,
+`file_id`, `page_number`, `split_id` and `split_idx_start` (kept in columns, so they can be
+filtered and joined) plus any user metadata; a document written through the protocol keeps
+its `meta` exactly as given. Every write is one transaction, and the FTS5 index follows the
+passages table through triggers inside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from store import haystack_compat  # noqa: F401  (Haystack without torch)
+from haystack import Document, default_from_dict, default_to_dict
+from haystack.document_stores.errors import DuplicateDocumentError
+from haystack.document_stores.types import DuplicatePolicy
+from haystack.errors import FilterError
+
+from store.errors import DatabaseMissingError
+from store.filters import to_sql
+from store.schema import FileRow, PassageRow, integrity_check, open_engine
+
+# Ids per `IN (...)`: well under SQLite's limit on bound parameters.
+_ID_CHUNK = 10_000
+
+# meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
+_STRUCTURAL = {
+    "file_id": PassageRow.file_id,
+    "page_number": PassageRow.page,
+    "split_id": PassageRow.ordinal,
+    "split_idx_start": PassageRow.start,
+}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What indexing knows about a file on disk before and after converting it."""
+
+    path: str
+    sha256: str | None
+    size: int | None
+    mtime: float | None
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file as the store last recorded it."""
+
+    id: int
+    path: str
+    sha256: str | None
+    status: str  # "indexed" or "failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    path: str
+    error: str
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    files: int  # indexed successfully
+    failed: int
+    passages: int
+    pages: int
+    failures: list[Failure]
+    size_bytes: int  # database file plus its WAL
+
+
+class SQLiteDocumentStore:
+    """A Haystack DocumentStore over one SQLite file (WAL mode, FTS5 index over passages).
+
+    `create=False` refuses to create a missing database (for commands that only read).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = "docqa.db", *, create: bool = True) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise DatabaseMissingError(f"no database at {self.path}: run `docqa index PATH` first (or pass --db)")
+        self._engine: Engine = open_engine(self.path, create=create)
+
+    # -- Haystack DocumentStore protocol -------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, path=str(self.path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SQLiteDocumentStore:
+        return default_from_dict(cls, data)
+
+    def count_documents(self) -> int:
+        with self._engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(PassageRow)).scalar_one()
+
+    def filter_documents(self, filters: dict[str, Any] | None = None) -> list[Document]:
+        """Documents matching Haystack `filters`, in the order they were written."""
+        query = self._select_documents()
+        if filters:
+            query = query.where(to_sql(filters, _resolve_field))
+        with self._engine.connect() as conn:
+            return [_to_document(row) for row in conn.execute(query.order_by(PassageRow.pk))]
+
+    def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
+        """Write documents in one transaction; NONE behaves as FAIL. Returns how many were written."""
+        if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
+            raise ValueError("write_documents() expects a list of haystack.Document")
+        with self._write() as conn:
+            ids = [d.id for d in documents]
+            existing: set[str] = set()
+            for i in range(0, len(ids), _ID_CHUNK):
+                chunk = ids[i : i + _ID_CHUNK]
+                existing.update(conn.execute(select(PassageRow.id).where(PassageRow.id.in_(chunk))).scalars())
+            rows, seen = [], set()
+            for doc in documents:
+                if doc.id in existing or doc.id in seen:
+                    if policy == DuplicatePolicy.SKIP:
+                        continue
+                    if policy in (DuplicatePolicy.NONE, DuplicatePolicy.FAIL):
+                        raise DuplicateDocumentError(f"a document with id {doc.id!r} is already in the store")
+                    conn.execute(delete(PassageRow).where(PassageRow.id == doc.id))
+                seen.add(doc.id)
+                rows.append(_protocol_row(doc))
+            if rows:
+                conn.execute(insert(PassageRow), rows)
+        return len(rows)
+
+    def delete_documents(self, document_ids: list[str]) -> None:
+        with self._write() as conn:
+            conn.execute(delete(PassageRow).where(PassageRow.id.in_(document_ids)))
+
+    # -- indexing: files and their passages ----------------------------------------------
+
+    def file_states(self) -> dict[str, FileState]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(FileRow.id, FileRow.path, FileRow.sha256, FileRow.status))
+            return {r.path: FileState(r.id, r.path, r.sha256, r.status) for r in rows}
+
+    def save_file(self, file: FileInfo, pages: int | None, passages: Sequence[Document]) -> int:
+        """Record `file` as indexed with exactly `passages`, replacing what it had, atomically.
+
+        Each passage's meta must hold page_number, split_id and split_idx_start; user keys
+        other than the structural ones are kept. Returns the file's id.
+        """
+        with self._write() as conn:
+            file_id = self._upsert_file(conn, file, pages=pages, status="indexed", error=None)
+            conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
+            if passages:
+                conn.execute(insert(PassageRow), [_passage_row(doc, file_id) for doc in passages])
+        return file_id
+
+    def save_failure(self, file: FileInfo, error: str) -> None:
+        """Record that `file` could not be indexed, and drop any passages an earlier version left."""
+        with self._write() as conn:
+            file_id = self._upsert_file(conn, file, pages=None, status="failed", error=error)
+            conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
+
+    def remove_files(self, paths: Iterable[str]) -> int:
+        """Forget files (and their passages); returns how many were known."""
+        paths = list(paths)
+        if not paths:
+            return 0
+        with self._write() as conn:
+            ids = list(conn.execute(select(FileRow.id).where(FileRow.path.in_(paths))).scalars())
+            conn.execute(delete(PassageRow).where(PassageRow.file_id.in_(ids)))
+            conn.execute(delete(FileRow).where(FileRow.id.in_(ids)))
+        return len(ids)
+
+    def stats(self) -> StoreStats:
+        with self._engine.connect() as conn:
+            files = conn.execute(select(FileRow.status, func.count(), func.sum(FileRow.pages)).group_by(FileRow.status))
+            by_status = {r[0]: (r[1], r[2] or 0) for r in files}
+            passages = conn.execute(select(func.count()).select_from(PassageRow)).scalar_one()
+            failures = [
+                Failure(r.path, r.error or "")
+                for r in conn.execute(select(FileRow.path, FileRow.error).where(FileRow.status == "failed").order_by(FileRow.path))
+            ]
+        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+        return StoreStats(
+            files=by_status.get("indexed", (0, 0))[0],
+            failed=by_status.get("failed", (0, 0))[0],
+            passages=passages,
+            pages=by_status.get("indexed", (0, 0))[1],
+            failures=failures,
+            size_bytes=size,
+        )
+
+    def integrity_check(self) -> list[str]:
+        """["ok"] when SQLite's and the FTS5 index's integrity checks both pass."""
+        return integrity_check(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- internals -----------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction, holding SQLite's write lock from its first statement."""
+        with self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+            yield conn
+
+    @staticmethod
+    def _upsert_file(conn: Connection, file: FileInfo, *, pages: int | None, status: str, error: str | None) -> int:
+        values = dict(
+            sha256=file.sha256,
+            size=file.size,
+            mtime=file.mtime,
+            pages=pages,
+            status=status,
+            error=error,
+            indexed_at=datetime.now(timezone.utc),
+        )
+        file_id = conn.execute(select(FileRow.id).where(FileRow.path == file.path)).scalar()
+        if file_id is None:
+            return conn.execute(insert(FileRow).values(path=file.path, **values).returning(FileRow.id)).scalar_one()
+        conn.execute(update(FileRow).where(FileRow.id == file_id).values(**values))
+        return file_id
+
+    @staticmethod
+    def _select_documents() -> Any:
+        return select(
+            PassageRow.id,
+            PassageRow.text,
+            PassageRow.meta,
+            PassageRow.embedding,
+            PassageRow.file_id,
+            PassageRow.page,
+            PassageRow.ordinal,
+            PassageRow.start,
+            FileRow.path,
+        ).select_from(PassageRow.__table__.outerjoin(FileRow.__table__))
+
+
+def _resolve_field(name: str) -> ColumnElement[Any]:
+    if name == "id":
+        return PassageRow.id
+    if name == "content":
+        return PassageRow.text
+    if not name.startswith("meta."):
+        raise FilterError(f"unknown filter field {name!r}: use 'id', 'content' or 'meta.<key>'")
+    key = name[len("meta.") :]
+    path = "$" + "".join(f'."{part}"' for part in key.split("."))
+    in_json = func.json_extract(PassageRow.meta, literal(path))
+    if key == "file_path":
+        column: ColumnElement[Any] = FileRow.path
+    elif key in _STRUCTURAL:
+        column = _STRUCTURAL[key]
+    else:
+        return in_json
+    return case((PassageRow.file_id.is_(None), in_json), else_=column)
+
+
+def _protocol_row(doc: Document) -> dict[str, Any]:
+    meta = doc.meta or {}
+    return dict(
+        id=doc.id,
+        file_id=None,
+        ordinal=meta.get("split_id") if isinstance(meta.get("split_id"), int) else None,
+        page=meta.get("page_number") if isinstance(meta.get("page_number"), int) else None,
+        start=meta.get("split_idx_start") if isinstance(meta.get("split_idx_start"), int) else None,
+        end=None,
+        text=doc.content or "",
+        meta=meta,
+        embedding=doc.embedding,
+    )
+
+
+def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:
+    meta = doc.meta
+    start = meta["split_idx_start"]
+    text = doc.content or ""
+    return dict(
+        id=doc.id,
+        file_id=file_id,
+        ordinal=meta["split_id"],
+        page=meta["page_number"],
+        start=start,
+        end=start + len(text),
+        text=text,
+        meta={k: v for k, v in meta.items() if k not in _STRUCTURAL and k != "file_path"},
+        embedding=doc.embedding,
+    )
+
+
+def _to_document(row: Any) -> Document:
+    meta = dict(row.meta or {})
+    if row.file_id is not None:
+        meta.update(
+            file_path=row.path,
+            file_id=row.file_id,
+            page_number=row.page,
+            split_id=row.ordinal,
+            split_idx_start=row.start,
+        )
+    return Document(id=row.id, content=row.text, meta=meta, embedding=row.embedding)

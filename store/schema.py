@@ -1,0 +1,175 @@
+"""The database schema: tables, the FTS5 index, pragmas and the schema version.
+
+One SQLite file holds everything. `files` knows each indexed (or failed) file by path and
+content hash; `passages` holds the passages with their character span in the file's
+extracted text; `passages_fts` is an external-content FTS5 index over passage text, kept in
+step with `passages` by triggers, so every write to `passages` updates it inside the same
+transaction and the two can never disagree after a crash.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Engine,
+    ForeignKey,
+    Index,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.errors import SchemaVersionError, StoreError
+
+# Bumped whenever the tables change; recorded in `PRAGMA user_version`.
+SCHEMA_VERSION = 1
+# Marks a file as a docqa database (`PRAGMA application_id`), so that pointing --db at some
+# other SQLite file fails clearly instead of adding tables to it. ASCII "dqa1".
+APPLICATION_ID = 0x64716131
+
+# porter: English stemming, so "indexing" matches "indexed"; remove_diacritics 2 so that
+# "Amazonia" matches "Amazonía". The query side (pipeline's retriever) relies on the same
+# tokenizer, which is what keeps indexing and querying consistent.
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FileRow(Base):
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(unique=True)
+    sha256: Mapped[str | None]
+    size: Mapped[int | None]
+    mtime: Mapped[float | None]
+    pages: Mapped[int | None]
+    status: Mapped[str]  # "indexed" or "failed"
+    error: Mapped[str | None]
+    indexed_at: Mapped[datetime]
+
+
+class PassageRow(Base):
+    __tablename__ = "passages"
+
+    # INTEGER PRIMARY KEY is SQLite's rowid: the key the FTS5 index refers to.
+    pk: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[str] = mapped_column(unique=True)  # the haystack.Document id
+    # NULL for documents written through the DocumentStore protocol rather than by indexing.
+    file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    ordinal: Mapped[int | None]  # split_id: position of the passage in its file
+    page: Mapped[int | None]  # 1-based page of the passage's first character; NULL for text
+    start: Mapped[int | None]  # split_idx_start: offset in the file's extracted text
+    end: Mapped[int | None]
+    text: Mapped[str]
+    # For indexed passages: user metadata only (the structural keys live in columns above).
+    # For protocol documents: their whole `meta`, as given.
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON)
+    embedding: Mapped[list[float] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("passages_file_ordinal", "file_id", "ordinal"),)
+
+
+_FTS_DDL = [
+    f"""CREATE VIRTUAL TABLE passages_fts USING fts5(
+        text, content='passages', content_rowid='pk', tokenize='{FTS_TOKENIZER}')""",
+    """CREATE TRIGGER passages_ai AFTER INSERT ON passages BEGIN
+        INSERT INTO passages_fts(rowid, text) VALUES (new.pk, new.text);
+    END""",
+    """CREATE TRIGGER passages_ad AFTER DELETE ON passages BEGIN
+        INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.pk, old.text);
+    END""",
+    """CREATE TRIGGER passages_au AFTER UPDATE OF text ON passages BEGIN
+        INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.pk, old.text);
+        INSERT INTO passages_fts(rowid, text) VALUES (new.pk, new.text);
+    END""",
+]
+
+
+def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself: the sqlite3 module's implicit
+    # transactions start late (at the first write) and would break one-transaction-per-file.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # Wait for a concurrent writer instead of failing with "database is locked".
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _on_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout rather
+    # than deadlocking when both try to upgrade a read transaction.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def open_engine(path: Path, *, create: bool) -> Engine:
+    """Open (and with `create`, initialise) the database at `path`.
+
+    Raises SchemaVersionError for a database of another schema version and StoreError for a
+    file that is not a docqa database.
+    """
+    engine = create_engine(f"sqlite:///{path}")
+    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "begin", _on_begin)
+    try:
+        _check_or_create(engine, path, create=create)
+    except sqlite3.DatabaseError as exc:
+        engine.dispose()
+        raise StoreError(f"{path} is not a usable SQLite database ({exc}): point --db at a docqa database or a new file") from exc
+    except Exception as exc:
+        engine.dispose()
+        if isinstance(exc, StoreError):
+            raise
+        cause = getattr(exc, "orig", exc)
+        raise StoreError(f"cannot open database {path}: {cause}") from exc
+    return engine
+
+
+def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
+    with engine.connect() as conn:
+        # Pragmas through the DBAPI connection: they must not open a transaction, and
+        # journal_mode cannot change inside one.
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        version = raw.execute("PRAGMA user_version").fetchone()[0]
+        app_id = raw.execute("PRAGMA application_id").fetchone()[0]
+        tables = raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables == 0 and version == 0:
+            if not create:
+                raise StoreError(f"{path} is an empty database: run `docqa index PATH` first")
+            # WAL lets readers (docqa ask, the HTTP API) run while an indexer writes; it is a
+            # property of the file, so setting it once at creation is enough.
+            raw.execute("PRAGMA journal_mode = WAL")
+            with conn.begin():
+                Base.metadata.create_all(conn)
+                for ddl in _FTS_DDL:
+                    conn.exec_driver_sql(ddl)
+                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
+        if app_id != APPLICATION_ID:
+            raise StoreError(f"{path} is an SQLite database but not a docqa one: point --db at another file")
+        if version != SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{path} has schema version {version}, this docqa reads version {SCHEMA_VERSION}: "
+                f"index into a new database (--db NEW.db) or use the docqa release that wrote it"
+            )
+
+
+def integrity_check(engine: Engine) -> list[str]:
+    """SQLite's integrity check plus the FTS5 index's own; ["ok"] when all is well."""
+    with engine.connect() as conn:
+        rows = [r[0] for r in conn.execute(text("PRAGMA integrity_check"))]
+        conn.execute(text("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)"))
+        conn.rollback()
+    return rows

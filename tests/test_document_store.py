@@ -1,0 +1,142 @@
+"""SQLiteDocumentStore against Haystack's own conformance tests, plus docqa's additions."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from haystack import Document
+from haystack.document_stores.errors import DuplicateDocumentError
+from haystack.document_stores.types import DuplicatePolicy
+from haystack.testing.document_store import (
+    CountDocumentsTest,
+    DeleteDocumentsTest,
+    FilterDocumentsTest,
+    WriteDocumentsTest,
+)
+
+from store import FileInfo, SQLiteDocumentStore, SchemaVersionError, StoreError
+from store.errors import DatabaseMissingError
+
+
+@pytest.fixture
+def document_store(tmp_path):
+    store = SQLiteDocumentStore(tmp_path / "conformance.db")
+    yield store
+    store.close()
+
+
+class TestConformance(CountDocumentsTest, WriteDocumentsTest, DeleteDocumentsTest, FilterDocumentsTest):
+    def test_write_documents(self, document_store):
+        # Our default policy (NONE) behaves as FAIL.
+        doc = Document(content="test doc")
+        assert document_store.write_documents([doc]) == 1
+        with pytest.raises(DuplicateDocumentError):
+            document_store.write_documents([doc])
+        assert document_store.filter_documents() == [doc]
+
+
+def _passages(texts, page=1):
+    out, start = [], 0
+    for i, text in enumerate(texts):
+        out.append(Document(content=text, meta={"split_id": i, "split_idx_start": start, "page_number": page, "topic": "t"}))
+        start += len(text) + 1
+    return out
+
+
+def test_save_file_round_trips_structural_meta(document_store):
+    info = FileInfo("/docs/a.pdf", "ab" * 32, 10, 1.0)
+    file_id = document_store.save_file(info, pages=3, passages=_passages(["alpha beta", "gamma"], page=2))
+    docs = document_store.filter_documents()
+    assert [d.content for d in docs] == ["alpha beta", "gamma"]
+    assert docs[1].meta == {
+        "topic": "t",
+        "file_path": "/docs/a.pdf",
+        "file_id": file_id,
+        "page_number": 2,
+        "split_id": 1,
+        "split_idx_start": 11,
+    }
+    assert document_store.filter_documents({"field": "meta.file_path", "operator": "==", "value": "/docs/a.pdf"}) == docs
+    assert document_store.filter_documents({"field": "meta.split_id", "operator": ">", "value": 0}) == docs[1:]
+
+
+def test_save_file_replaces_passages_and_keeps_fts_in_step(document_store):
+    info = FileInfo("/docs/a.txt", "0" * 64, 10, 1.0)
+    document_store.save_file(info, None, _passages(["old words here", "more old words"]))
+    document_store.save_file(info, None, _passages(["new text"]))
+    assert [d.content for d in document_store.filter_documents()] == ["new text"]
+    assert document_store.integrity_check() == ["ok"]
+    with sqlite3.connect(document_store.path) as raw:
+        assert raw.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'old'").fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH 'new'").fetchone() == (1,)
+
+
+def test_failed_write_leaves_nothing(document_store):
+    info = FileInfo("/docs/a.txt", "0" * 64, 10, 1.0)
+    document_store.save_file(info, None, _passages(["kept passage"]))
+    broken = _passages(["one", "two"])
+    broken[1].meta.pop("split_idx_start")
+    with pytest.raises(KeyError):
+        document_store.save_file(info, None, broken)
+    assert [d.content for d in document_store.filter_documents()] == ["kept passage"]
+
+
+def test_failure_drops_old_passages_and_is_listed(document_store):
+    info = FileInfo("/docs/a.pdf", "1" * 64, 10, 1.0)
+    document_store.save_file(info, 1, _passages(["x y z"]))
+    document_store.save_failure(FileInfo("/docs/a.pdf", "2" * 64, 12, 2.0), "/docs/a.pdf: encrypted PDF")
+    stats = document_store.stats()
+    assert (stats.files, stats.failed, stats.passages) == (0, 1, 0)
+    assert [(f.path, f.error) for f in stats.failures] == [("/docs/a.pdf", "/docs/a.pdf: encrypted PDF")]
+
+
+def test_remove_files(document_store):
+    document_store.save_file(FileInfo("/a.txt", "a" * 64, 1, 1.0), None, _passages(["a"]))
+    document_store.save_file(FileInfo("/b.txt", "b" * 64, 1, 1.0), None, _passages(["b"]))
+    assert document_store.remove_files(["/a.txt", "/missing.txt"]) == 1
+    assert [d.content for d in document_store.filter_documents()] == ["b"]
+    assert list(document_store.file_states()) == ["/b.txt"]
+
+
+def test_to_dict_from_dict(tmp_path):
+    store = SQLiteDocumentStore(tmp_path / "x.db")
+    data = store.to_dict()
+    assert data == {"type": "store.document_store.SQLiteDocumentStore", "init_parameters": {"path": str(tmp_path / "x.db")}}
+    assert SQLiteDocumentStore.from_dict(data).path == store.path
+
+
+def test_wal_mode_and_schema_version(tmp_path):
+    SQLiteDocumentStore(tmp_path / "x.db").close()
+    with sqlite3.connect(tmp_path / "x.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+
+
+def test_other_schema_version_is_refused(tmp_path):
+    SQLiteDocumentStore(tmp_path / "x.db").close()
+    with sqlite3.connect(tmp_path / "x.db") as raw:
+        raw.execute("PRAGMA user_version = 7")
+    with pytest.raises(SchemaVersionError) as err:
+        SQLiteDocumentStore(tmp_path / "x.db")
+    assert str(err.value) == (
+        f"{tmp_path / 'x.db'} has schema version 7, this docqa reads version 1: "
+        "index into a new database (--db NEW.db) or use the docqa release that wrote it"
+    )
+
+
+def test_foreign_sqlite_and_junk_files_are_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "other.db") as raw:
+        raw.execute("CREATE TABLE t (x)")
+    with pytest.raises(StoreError, match="is an SQLite database but not a docqa one"):
+        SQLiteDocumentStore(tmp_path / "other.db")
+    (tmp_path / "junk.db").write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="is not a usable SQLite database"):
+        SQLiteDocumentStore(tmp_path / "junk.db")
+
+
+def test_missing_database_for_readers(tmp_path):
+    with pytest.raises(DatabaseMissingError) as err:
+        SQLiteDocumentStore(tmp_path / "none.db", create=False)
+    assert str(err.value) == f"no database at {tmp_path / 'none.db'}: run `docqa index PATH` first (or pass --db)"
+    assert not (tmp_path / "none.db").exists()
