@@ -69,6 +69,7 @@ class FileState:
     id: int
     path: str
     sha256: str | None
+    splitter: str | None
     status: str  # "indexed" or "failed"
 
 
@@ -153,26 +154,28 @@ class SQLiteDocumentStore:
 
     def file_states(self) -> dict[str, FileState]:
         with self._engine.connect() as conn:
-            rows = conn.execute(select(FileRow.id, FileRow.path, FileRow.sha256, FileRow.status))
-            return {r.path: FileState(r.id, r.path, r.sha256, r.status) for r in rows}
+            rows = conn.execute(select(FileRow.id, FileRow.path, FileRow.sha256, FileRow.splitter, FileRow.status))
+            return {r.path: FileState(r.id, r.path, r.sha256, r.splitter, r.status) for r in rows}
 
-    def save_file(self, file: FileInfo, pages: int | None, passages: Sequence[Document]) -> int:
+    def save_file(
+        self, file: FileInfo, pages: int | None, passages: Sequence[Document], *, splitter: str | None = None
+    ) -> int:
         """Record `file` as indexed with exactly `passages`, replacing what it had, atomically.
 
         Each passage's meta must hold page_number, split_id and split_idx_start; user keys
         other than the structural ones are kept. Returns the file's id.
         """
         with self._write() as conn:
-            file_id = self._upsert_file(conn, file, pages=pages, status="indexed", error=None)
+            file_id = self._upsert_file(conn, file, pages=pages, splitter=splitter, status="indexed", error=None)
             conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
             if passages:
                 conn.execute(insert(PassageRow), [_passage_row(doc, file_id) for doc in passages])
         return file_id
 
-    def save_failure(self, file: FileInfo, error: str) -> None:
+    def save_failure(self, file: FileInfo, error: str, *, splitter: str | None = None) -> None:
         """Record that `file` could not be indexed, and drop any passages an earlier version left."""
         with self._write() as conn:
-            file_id = self._upsert_file(conn, file, pages=None, status="failed", error=error)
+            file_id = self._upsert_file(conn, file, pages=None, splitter=splitter, status="failed", error=error)
             conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
 
     def remove_files(self, paths: Iterable[str]) -> int:
@@ -221,8 +224,11 @@ class SQLiteDocumentStore:
             yield conn
 
     @staticmethod
-    def _upsert_file(conn: Connection, file: FileInfo, *, pages: int | None, status: str, error: str | None) -> int:
+    def _upsert_file(
+        conn: Connection, file: FileInfo, *, pages: int | None, splitter: str | None, status: str, error: str | None
+    ) -> int:
         values = dict(
+            splitter=splitter,
             sha256=file.sha256,
             size=file.size,
             mtime=file.mtime,

@@ -52,6 +52,8 @@ class FileRow(Base):
     size: Mapped[int | None]
     mtime: Mapped[float | None]
     pages: Mapped[int | None]
+    # How the file was split (ingest's settings); a file split otherwise is re-indexed.
+    splitter: Mapped[str | None]
     status: Mapped[str]  # "indexed" or "failed"
     error: Mapped[str | None]
     indexed_at: Mapped[datetime]

@@ -1,0 +1,63 @@
+"""Finding the files to index, and hashing them."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from store.document_store import Failure
+
+from ingest.convert import SUPPORTED_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Discovered:
+    files: list[str]  # absolute paths, sorted, no duplicates
+    failures: list[Failure]  # folders that could not be listed
+
+
+def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclude: list[str]) -> Discovered:
+    """Files under `paths` whose names match `include` and no part of whose path matches `exclude`.
+
+    A file named directly is taken whatever its name (conversion reports an unsupported
+    type). Folder symlinks are not followed, so a symlink loop cannot recurse forever.
+    """
+    found: set[str] = set()
+    failures: list[Failure] = []
+
+    def on_error(exc: OSError) -> None:
+        failures.append(Failure(os.path.abspath(exc.filename), f"cannot read folder: {exc.strerror}"))
+
+    for given in paths:
+        root = os.path.abspath(given)
+        if not os.path.isdir(root):
+            found.add(root)
+            continue
+        for folder, dirs, names in os.walk(root, onerror=on_error):
+            dirs[:] = sorted(d for d in dirs if not _matches(d, exclude))
+            for name in names:
+                if _matches(name.lower(), [p.lower() for p in include]) and not _matches(name, exclude):
+                    found.add(os.path.join(folder, name))
+    return Discovered(sorted(found), failures)
+
+
+def _matches(name: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def sha256_file(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def is_supported(path: str) -> bool:
+    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def under(path: str, roots: list[str]) -> bool:
+    """Whether `path` is one of `roots` or inside one of them."""
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)

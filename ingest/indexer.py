@@ -1,0 +1,138 @@
+"""Indexing folders incrementally: discover, skip what is unchanged, convert in parallel, write per file.
+
+Files are known by path and content hash. An unchanged file (same hash, same splitter
+settings) is not parsed again; a changed one has its passages replaced in one transaction;
+a file that cannot be converted is recorded with its reason, and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from store.document_store import Failure, FileInfo, SQLiteDocumentStore
+
+from ingest.files import discover, sha256_file, under
+from ingest.options import IngestOptions
+from ingest.worker import Parsed, convert_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class IndexReport:
+    indexed: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    removed: int = 0
+    passages: int = 0  # passages written by this run
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON summary of `docqa index --json` (DESIGN.md)."""
+        return {
+            "files": {"indexed": self.indexed, "unchanged": self.unchanged, "failed": self.failed, "removed": self.removed},
+            "passages": self.passages,
+            "failures": [{"path": f.path, "error": f.error} for f in self.failures],
+            "seconds": round(self.seconds, 3),
+        }
+
+    def summary(self) -> str:
+        line = (
+            f"{self.indexed} indexed ({self.passages} passages), {self.unchanged} unchanged, "
+            f"{self.failed} failed, {self.removed} removed in {self.seconds:.1f} s"
+        )
+        return ("interrupted: " + line) if self.interrupted else line
+
+
+def index_paths(
+    store: SQLiteDocumentStore,
+    paths: Iterable[str | os.PathLike[str]],
+    options: IngestOptions,
+    *,
+    workers: int | None = None,
+    prune: bool = False,
+    show_progress: bool = True,
+) -> IndexReport:
+    """Index files and folders into `store`; see the module docstring.
+
+    `workers` overrides options.workers (None: one per CPU core; 0: no worker processes).
+    `prune` forgets files under `paths` that are no longer there.
+    Ctrl-C stops after the files in flight; the report says it was interrupted.
+    """
+    started = time.perf_counter()
+    roots = [os.path.abspath(p) for p in paths]
+    report = IndexReport()
+    found = discover(roots, options.include, options.exclude)
+    known = store.file_states()
+    for failure in found.failures:
+        _record_failure(store, report, FileInfo(failure.path, None, None, None), failure.error)
+
+    progress = tqdm(total=len(found.files), unit="file", desc="indexing", file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
+    try:
+        todo = []
+        for path in found.files:
+            state = known.get(path)
+            if state is None or state.sha256 is None or state.splitter != options.splitter:
+                todo.append(path)
+                continue
+            try:
+                unchanged = sha256_file(path) == state.sha256
+            except OSError:
+                unchanged = False  # the worker reads it again and reports why it cannot
+            if unchanged:
+                report.unchanged += 1
+                progress.update()
+            else:
+                todo.append(path)
+
+        n_workers = _worker_count(options.workers if workers is None else workers, len(todo))
+        for parsed in convert_files(todo, options, n_workers):
+            _save(store, report, parsed, options)
+            progress.update()
+
+        if prune:
+            seen = set(found.files) | {f.path for f in found.failures}
+            gone = [p for p in known if under(p, roots) and p not in seen]
+            report.removed = store.remove_files(gone)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        progress.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, options: IngestOptions) -> None:
+    for warning in parsed.warnings:
+        logger.warning("%s: %s", parsed.file.path, warning)
+    if parsed.error is not None:
+        _record_failure(store, report, parsed.file, parsed.error, options.splitter)
+        return
+    store.save_file(parsed.file, parsed.pages, parsed.passages, splitter=options.splitter)
+    report.indexed += 1
+    report.passages += len(parsed.passages)
+
+
+def _record_failure(
+    store: SQLiteDocumentStore, report: IndexReport, file: FileInfo, error: str, splitter: str | None = None
+) -> None:
+    store.save_failure(file, error, splitter=splitter)
+    report.failed += 1
+    report.failures.append(Failure(file.path, error))
+
+
+def _worker_count(workers: int | None, files: int) -> int:
+    if workers is None:
+        workers = os.cpu_count() or 1
+    # Starting processes costs more than converting one or two files in this one.
+    return 0 if files <= 1 else min(workers, files)

@@ -1,0 +1,37 @@
+"""Indexing options: the `ingest` section of config.yaml, with its defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    # Read by pydantic when pipeline.config validates config.yaml: unknown keys and wrong
+    # types are errors. A plain dict, so this module does not import pydantic.
+    __pydantic_config__ = {"extra": "forbid", "strict": True}
+
+    include: list[str] = field(default_factory=lambda: ["*.pdf", "*.txt", "*.md"])
+    exclude: list[str] = field(default_factory=lambda: [".*", "__pycache__", "node_modules"])
+    split_length: int = 120
+    split_overlap: int = 20
+    workers: int | None = None
+    timeout_s: float = 120.0
+    max_memory_mb: int = 2048
+
+    def __post_init__(self) -> None:
+        if self.split_length < 1:
+            raise ValueError(f"split_length must be >= 1, got {self.split_length}")
+        if not 0 <= self.split_overlap < self.split_length:
+            raise ValueError(f"split_overlap must be >= 0 and < split_length ({self.split_length}), got {self.split_overlap}")
+        if self.workers is not None and self.workers < 0:
+            raise ValueError(f"workers must be >= 0 (0: convert in the main process), got {self.workers}")
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if self.max_memory_mb < 256:
+            raise ValueError(f"max_memory_mb must be >= 256, got {self.max_memory_mb}")
+
+    @property
+    def splitter(self) -> str:
+        """Identifies how passages were cut: a file indexed under other settings is re-indexed."""
+        return f"words/v1 length={self.split_length} overlap={self.split_overlap}"

@@ -1,0 +1,1 @@
+"""Question -> answers: configuration, command line, and the question-answering pipeline."""

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.clean import clean
+from ingest.split import page_numbers, split_text
+
+
+def test_clean_joins_hyphenation_and_collapses_whitespace():
+    raw = "  The docu-\n  ment was   long.\n\n\n  New   para-\ngraph\there.\x0c \n A line\nbreak. \ufb01nal Franco-\nPrussian  "
+    assert clean(raw) == "The document was long.\n\nNew paragraph here. A line break. final Franco-Prussian"
+
+
+def test_clean_of_whitespace_is_empty():
+    assert clean(" \n\n\t \x00 ") == ""
+
+
+def words(n, prefix="w"):
+    return " ".join(f"{prefix}{i}" for i in range(n))
+
+
+def test_split_exact_lengths_without_sentences():
+    text = words(100)
+    splits = split_text(text, length=30, overlap=5)
+    assert [len(s.text.split()) for s in splits] == [30, 30, 30, 25]
+    assert [s.text.split()[0] for s in splits] == ["w0", "w25", "w50", "w75"]
+
+
+def test_split_prefers_a_nearby_sentence_end():
+    text = "One two three four five six seven. " + words(40)
+    splits = split_text(text, length=8, overlap=0)
+    assert splits[0].text == "One two three four five six seven."
+
+
+def test_split_ignores_abbreviations():
+    text = "See e.g. the river and more words here now. Then " + words(20)
+    first = split_text(text, length=9, overlap=0)[0].text
+    assert first == "See e.g. the river and more words here now."
+
+
+def test_split_keeps_a_short_tail_whole():
+    assert len(split_text(words(36), length=30, overlap=5)) == 1
+
+
+def test_split_of_empty_text():
+    assert split_text("", 10, 2) == []
+    assert split_text("  \n ", 10, 2) == []
+
+
+@pytest.mark.parametrize("length, overlap", [(0, 0), (5, 5), (5, -1)])
+def test_split_rejects_bad_settings(length, overlap):
+    with pytest.raises(ValueError):
+        split_text("a b c", length, overlap)
+
+
+def test_page_numbers_across_page_breaks():
+    text = "alpha beta\fgamma delta\f\fepsilon"
+    splits = split_text(text, length=2, overlap=1)
+    assert [(s.text, s.start) for s in splits] == [
+        ("alpha beta", 0),
+        ("beta\fgamma", 6),
+        ("gamma delta", 11),
+        ("delta\f\fepsilon", 17),
+    ]
+    assert page_numbers(text, [s.start for s in splits]) == [1, 1, 2, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from("ab .!?\n\f\u00e9\u4e2d"), max_size=400),
+    length=st.integers(1, 12),
+    data=st.data(),
+)
+def test_split_offsets_are_exact_and_cover_every_word(text, length, data):
+    overlap = data.draw(st.integers(0, length - 1))
+    splits = split_text(text, length, overlap)
+    for s in splits:
+        assert s.text and text[s.start : s.start + len(s.text)] == s.text
+        assert s.text == s.text.strip()
+    covered = set()
+    for s in splits:
+        covered.update(range(s.start, s.start + len(s.text)))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+    assert [s.start for s in splits] == sorted({s.start for s in splits})

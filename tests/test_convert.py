@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path, PurePath
+
+import pytest
+
+from ingest.convert import ConversionError, convert
+from tests.corpus import write_bad_files, write_image_only_pdf, write_pdf
+
+
+def test_pdf_pages_are_joined_by_form_feeds(tmp_path):
+    path = write_pdf(tmp_path / "a.pdf", ["First page text.", "Second page, with a docu-\nment.", "Third."])
+    converted = convert(path, path.read_bytes())
+    assert converted.pages == 3
+    assert converted.text == "First page text.\fSecond page, with a document.\fThird."
+
+
+def test_pdf_encrypted_with_empty_user_password_is_read(tmp_path):
+    path = write_pdf(tmp_path / "a.pdf", ["Readable although encrypted."], user_password="")
+    assert convert(path, path.read_bytes()).text == "Readable although encrypted."
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["encrypted.pdf", "truncated.pdf", "corrupt.pdf", "scanned.pdf", "empty.txt", "blank.md", "binary.txt"],
+)
+def test_bad_inputs_raise_with_reason(tmp_path, name):
+    expected = write_bad_files(tmp_path)
+    path = tmp_path / name
+    with pytest.raises(ConversionError) as err:
+        convert(path, path.read_bytes())
+    assert str(err.value).startswith(expected[name])
+
+
+def test_exact_messages(tmp_path):
+    path = write_image_only_pdf(tmp_path / "scan.pdf")
+    with pytest.raises(ConversionError, match=r"^PDF has no text layer \(scanned\?\): run OCR on it first, e\.g\. `ocrmypdf in\.pdf out\.pdf`$"):
+        convert(path, path.read_bytes())
+    with pytest.raises(ConversionError, match=r"^unsupported file type '\.docx': docqa reads \.pdf, \.txt and \.md$"):
+        convert(PurePath("x.docx"), b"PK\x03\x04")
+
+
+def test_utf8_text_keeps_accents_and_non_latin():
+    text = "Floresta Amaz\u00f4nica, Amazon\u00eda y \u4e9a\u9a6c\u900a\u96e8\u6797."
+    converted = convert(PurePath("a.md"), text.encode("utf-8"))
+    assert (converted.text, converted.pages, converted.warnings) == (text, None, [])
+
+
+def test_utf8_bom_is_dropped():
+    assert convert(PurePath("a.txt"), b"\xef\xbb\xbfHello").text == "Hello"
+
+
+def test_latin1_is_detected_with_a_warning():
+    text = "Caf\u00e9 au lait, na\u00efve fa\u00e7ade, tr\u00e8s bien. \u00c7a co\u00fbte cinq francs. " * 3
+    converted = convert(PurePath("a.txt"), text.encode("latin-1"))
+    assert converted.text == text.strip()
+    assert converted.warnings and converted.warnings[0].startswith("not UTF-8; read as ")
+
+
+def test_utf16_with_bom():
+    text = "Hello UTF-16 world. Unicode \u00e9\u00e8."
+    assert convert(PurePath("a.txt"), text.encode("utf-16")).text == text
