@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from store.document_store import Failure
+from store.records import Failure
 
 from ingest.convert import SUPPORTED_SUFFIXES
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from store.document_store import Failure, FileInfo, SQLiteDocumentStore
+from store.document_store import SQLiteDocumentStore
+from store.records import Failure, FileInfo
 
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
@@ -118,9 +119,18 @@ def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, optio
     if parsed.error is not None:
         _record_failure(store, report, parsed.file, parsed.error, options.splitter)
         return
-    store.save_file(parsed.file, parsed.pages, parsed.passages, splitter=options.splitter)
+    from store.haystack_compat import Document  # imported only when there are passages to write
+
+    passages = [
+        Document(
+            content=split.text,
+            meta={"file_path": parsed.file.path, "page_number": page, "split_id": i, "split_idx_start": split.start},
+        )
+        for i, (split, page) in enumerate(zip(parsed.splits, parsed.page_numbers))
+    ]
+    store.save_file(parsed.file, parsed.pages, passages, splitter=options.splitter)
     report.indexed += 1
-    report.passages += len(parsed.passages)
+    report.passages += len(passages)
 
 
 def _record_failure(

@@ -23,13 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from store import haystack_compat  # noqa: F401  (Haystack without torch)
-from store.document_store import FileInfo
-from haystack import Document
+# Only light imports: every worker process imports this module when it starts.
+from store.records import FileInfo
 
 from ingest.convert import ConversionError, convert
 from ingest.options import IngestOptions
-from ingest.split import page_numbers, split_text
+from ingest.split import Split, page_numbers, split_text
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +39,14 @@ class Parsed:
 
     file: FileInfo
     pages: int | None = None
-    passages: list[Document] = field(default_factory=list)
+    splits: list[Split] = field(default_factory=list)
+    page_numbers: list[int | None] = field(default_factory=list)  # page of each split; None for text
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
 
 def convert_file(path: str, options: IngestOptions) -> Parsed:
-    """Read, convert, clean and split one file into passages (Documents without file_id)."""
+    """Read, convert, clean and split one file into passages."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -72,15 +72,10 @@ def convert_file(path: str, options: IngestOptions) -> Parsed:
         logger.exception("unexpected error converting %s", path)
         return Parsed(info, error=f"unexpected {type(exc).__name__} while converting: {' '.join(str(exc).split())[:200]}")
     starts = [s.start for s in splits]
-    pages = page_numbers(converted.text, starts) if converted.pages is not None else [None] * len(splits)
-    passages = [
-        Document(
-            content=s.text,
-            meta={"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start},
-        )
-        for i, (s, page) in enumerate(zip(splits, pages))
-    ]
-    return Parsed(info, converted.pages, passages, converted.warnings)
+    pages: list[int | None] = [None] * len(splits)
+    if converted.pages is not None:
+        pages = list(page_numbers(converted.text, starts))
+    return Parsed(info, converted.pages, splits, pages, converted.warnings)
 
 
 @contextmanager

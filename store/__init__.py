@@ -12,11 +12,11 @@ from typing import Any
 from store.errors import DatabaseMissingError, DocqaError, SchemaVersionError, StoreError
 
 _LAZY = {
-    "Failure": "store.document_store",
-    "FileInfo": "store.document_store",
-    "FileState": "store.document_store",
+    "Failure": "store.records",
+    "FileInfo": "store.records",
+    "FileState": "store.records",
     "SQLiteDocumentStore": "store.document_store",
-    "StoreStats": "store.document_store",
+    "StoreStats": "store.records",
 }
 
 __all__ = ["DatabaseMissingError", "DocqaError", "SchemaVersionError", "StoreError", *_LAZY]

@@ -1,6 +1,7 @@
 """SQLiteDocumentStore: Haystack's DocumentStore protocol, plus file-level writes for indexing.
 
-Passages are `haystack.Document`s. An indexed passage's `meta` carries `file_path`,
+Passages are `haystack.Document`s. Haystack is imported on first use (through
+store.haystack_compat), so opening a store and checking files for changes stays cheap. An indexed passage's `meta` carries `file_path`,
 `file_id`, `page_number`, `split_id` and `split_idx_start` (kept in columns, so they can be
 filtered and joined) plus any user metadata; a document written through the protocol keeps
 its `meta` exactly as given. Every write is one transaction, and the FTS5 index follows the
@@ -13,10 +14,9 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,14 +30,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from store import haystack_compat  # noqa: F401  (Haystack without torch)
-from haystack import Document, default_from_dict, default_to_dict
-from haystack.document_stores.errors import DuplicateDocumentError
-from haystack.document_stores.types import DuplicatePolicy
-from haystack.errors import FilterError
-
 from store.errors import DatabaseMissingError
-from store.filters import to_sql
+from store.records import Failure, FileInfo, FileState, StoreStats
+
+if TYPE_CHECKING:
+    from haystack import Document
+    from haystack.document_stores.types import DuplicatePolicy
 from store.schema import FileRow, PassageRow, integrity_check, open_engine
 
 # Ids per `IN (...)`: well under SQLite's limit on bound parameters.
@@ -50,43 +48,6 @@ _STRUCTURAL = {
     "split_id": PassageRow.ordinal,
     "split_idx_start": PassageRow.start,
 }
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """What indexing knows about a file on disk before and after converting it."""
-
-    path: str
-    sha256: str | None
-    size: int | None
-    mtime: float | None
-
-
-@dataclass(frozen=True)
-class FileState:
-    """A file as the store last recorded it."""
-
-    id: int
-    path: str
-    sha256: str | None
-    splitter: str | None
-    status: str  # "indexed" or "failed"
-
-
-@dataclass(frozen=True)
-class Failure:
-    path: str
-    error: str
-
-
-@dataclass(frozen=True)
-class StoreStats:
-    files: int  # indexed successfully
-    failed: int
-    passages: int
-    pages: int
-    failures: list[Failure]
-    size_bytes: int  # database file plus its WAL
 
 
 class SQLiteDocumentStore:
@@ -104,10 +65,14 @@ class SQLiteDocumentStore:
     # -- Haystack DocumentStore protocol -------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
+        from store.haystack_compat import default_to_dict
+
         return default_to_dict(self, path=str(self.path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SQLiteDocumentStore:
+        from store.haystack_compat import default_from_dict
+
         return default_from_dict(cls, data)
 
     def count_documents(self) -> int:
@@ -118,12 +83,17 @@ class SQLiteDocumentStore:
         """Documents matching Haystack `filters`, in the order they were written."""
         query = self._select_documents()
         if filters:
+            from store.filters import to_sql
+
             query = query.where(to_sql(filters, _resolve_field))
         with self._engine.connect() as conn:
             return [_to_document(row) for row in conn.execute(query.order_by(PassageRow.pk))]
 
-    def write_documents(self, documents: list[Document], policy: DuplicatePolicy = DuplicatePolicy.NONE) -> int:
-        """Write documents in one transaction; NONE behaves as FAIL. Returns how many were written."""
+    def write_documents(self, documents: list[Document], policy: DuplicatePolicy | None = None) -> int:
+        """Write documents in one transaction; NONE (the default) behaves as FAIL. Returns how many were written."""
+        from store.haystack_compat import Document, DuplicateDocumentError, DuplicatePolicy
+
+        policy = DuplicatePolicy.NONE if policy is None else policy
         if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
             raise ValueError("write_documents() expects a list of haystack.Document")
         with self._write() as conn:
@@ -264,6 +234,8 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
     if name == "content":
         return PassageRow.text
     if not name.startswith("meta."):
+        from store.haystack_compat import FilterError
+
         raise FilterError(f"unknown filter field {name!r}: use 'id', 'content' or 'meta.<key>'")
     key = name[len("meta.") :]
     path = "$" + "".join(f'."{part}"' for part in key.split("."))
@@ -310,6 +282,8 @@ def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:
 
 
 def _to_document(row: Any) -> Document:
+    from store.haystack_compat import Document
+
     meta = dict(row.meta or {})
     if row.file_id is not None:
         meta.update(

@@ -17,8 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
 
-from store import haystack_compat  # noqa: F401  (Haystack without torch)
-from haystack.errors import FilterError
+from store.haystack_compat import FilterError
 
 # Resolves a filter field ("content", "meta.page_number", ...) to an SQL expression.
 FieldResolver = Callable[[str], ColumnElement[Any]]
