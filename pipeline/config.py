@@ -34,12 +34,54 @@ class StoreConfig:
     path: str = "docqa.db"
 
 
+_DEVICES = ("auto", "cpu", "cuda", "mps")
+_PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    __pydantic_config__ = _STRICT
+
+    model: str = "distilbert-base-cased-distilled-squad"
+    device: str = "auto"
+    precision: str = "auto"
+    max_seq_len: int = 384
+    doc_stride: int = 128
+    max_question_len: int = 64
+    max_answer_len: int = 30
+    top_k: int = 5
+    n_best_per_window: int | None = None
+    batch_tokens: int = 16384
+    max_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.device not in _DEVICES and not (self.device.startswith("cuda:") and self.device[5:].isdigit()):
+            raise ValueError(f"device must be one of {', '.join(_DEVICES)} or cuda:N, got {self.device!r}")
+        if self.precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(_PRECISIONS)}, got {self.precision!r}")
+        if not 0 < self.doc_stride < self.max_seq_len:
+            raise ValueError(f"doc_stride must be > 0 and < max_seq_len ({self.max_seq_len}), got {self.doc_stride}")
+        if not 0 < self.max_question_len <= self.max_seq_len - self.doc_stride - 3:
+            raise ValueError(
+                f"max_question_len must be > 0 and leave room for doc_stride and 3 special tokens "
+                f"(<= {self.max_seq_len - self.doc_stride - 3}), got {self.max_question_len}"
+            )
+        for name in ("max_answer_len", "top_k", "max_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_best_per_window is not None and self.n_best_per_window < 1:
+            raise ValueError(f"n_best_per_window must be >= 1 or null, got {self.n_best_per_window}")
+        if self.batch_tokens < self.max_seq_len:
+            raise ValueError(f"batch_tokens must be >= max_seq_len ({self.max_seq_len}), got {self.batch_tokens}")
+
+
 @dataclass(frozen=True)
 class Config:
     __pydantic_config__ = _STRICT
 
     store: StoreConfig = field(default_factory=StoreConfig)
     ingest: IngestOptions = field(default_factory=IngestOptions)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
 
     def with_db(self, db: str | None) -> Config:
         """This configuration with store.path replaced (the --db option), when given."""

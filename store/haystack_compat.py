@@ -45,6 +45,7 @@ _import_haystack_without_torch()
 # first. Modules that only need them on some paths import them inside functions, which
 # keeps `docqa index` on an unchanged folder from paying for Haystack's import (~0.35 s).
 from haystack import Document, default_from_dict, default_to_dict  # noqa: E402
+from haystack.dataclasses import ExtractedAnswer  # noqa: E402
 from haystack.document_stores.errors import DuplicateDocumentError  # noqa: E402
 from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 from haystack.errors import FilterError  # noqa: E402
@@ -53,6 +54,7 @@ __all__ = [
     "Document",
     "DuplicateDocumentError",
     "DuplicatePolicy",
+    "ExtractedAnswer",
     "FilterError",
     "default_from_dict",
     "default_to_dict",

@@ -1,0 +1,52 @@
+"""The answer type: defined once, used by the reader, the ranking, the CLI and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from haystack import Document
+    from haystack.dataclasses import ExtractedAnswer
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A span of one passage that answers a question.
+
+    `score` is the reader's raw start+end logit sum: it compares across passages and
+    documents because it is never normalised per passage. `probability` is the share of the
+    question's probability mass on this answer, normalised over every candidate span of
+    every passage read for the question (spans with the same text in one passage add up).
+    `passage.content[start:end] == text` always holds.
+    """
+
+    question: str
+    text: str
+    score: float
+    probability: float
+    passage: Document
+    start: int
+    end: int
+
+    @property
+    def file(self) -> str | None:
+        return self.passage.meta.get("file_path")
+
+    @property
+    def page(self) -> int | None:
+        return self.passage.meta.get("page_number")
+
+    def to_extracted_answer(self) -> ExtractedAnswer:
+        """The same answer as Haystack's ExtractedAnswer (score: the probability)."""
+        from store.haystack_compat import ExtractedAnswer
+
+        meta: dict[str, Any] = {"raw_score": self.score, "file_path": self.file, "page_number": self.page}
+        return ExtractedAnswer(
+            query=self.question,
+            score=self.probability,
+            data=self.text,
+            document=self.passage,
+            document_offset=ExtractedAnswer.Span(self.start, self.end),
+            meta=meta,
+        )

@@ -1,0 +1,41 @@
+"""The reader as a Haystack component, usable inside any Haystack pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from store.haystack_compat import Document, ExtractedAnswer, default_from_dict, default_to_dict
+from haystack import component
+
+from pipeline.config import ReaderConfig
+from pipeline.reader.reader import Reader
+
+
+@component
+class ExtractiveReader:
+    """Extracts answers to a query from Documents; keyword arguments are ReaderConfig's keys.
+
+    The constructor only validates (cheap); `warm_up()` loads the model. Answers are
+    `ExtractedAnswer`s whose score is the probability, with the raw logit score, the file
+    and the page in `meta`. For many queries at once use `reader.read_batch`.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        self.config = ReaderConfig(**settings)
+        self.reader = Reader(self.config)
+
+    def warm_up(self) -> None:
+        self.reader.warm_up()
+
+    @component.output_types(answers=list[ExtractedAnswer])
+    def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, Any]:
+        answers = self.reader.read(query, documents, top_k=top_k)
+        return {"answers": [a.to_extracted_answer() for a in answers]}
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, **dataclasses.asdict(self.config))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExtractiveReader:
+        return default_from_dict(cls, data)

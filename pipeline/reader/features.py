@@ -1,0 +1,73 @@
+"""Questions x passages -> token windows, and windows -> length-sorted batches.
+
+Each (question, passage) pair becomes one or more windows of at most `max_seq_len` tokens
+(`[CLS] question [SEP] passage part [SEP]`); a passage longer than one window is read in
+windows overlapping by `doc_stride` tokens, so no part of it is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    pair: int  # index of the (question, passage) pair it was cut from
+    input_ids: list[int]
+    context: list[bool]  # True for the passage's tokens (the only ones an answer may use)
+    encoding: Any  # tokenizers.Encoding: character offsets and word boundaries of its tokens
+
+
+def truncate_questions(tokenizer: Any, questions: list[str], max_tokens: int) -> list[str]:
+    """Cut questions longer than `max_tokens` tokens at a token boundary, with a warning."""
+    encoded = tokenizer(questions, add_special_tokens=False, return_offsets_mapping=True)
+    out = []
+    for question, offsets in zip(questions, encoded["offset_mapping"]):
+        if len(offsets) > max_tokens:
+            logger.warning("question longer than %d tokens (reader.max_question_len), truncated: %.80s...", max_tokens, question)
+            question = question[: offsets[max_tokens - 1][1]]
+        out.append(question)
+    return out
+
+
+def make_windows(
+    tokenizer: Any, questions: list[str], passages: list[str], max_seq_len: int, doc_stride: int, first_pair: int = 0
+) -> list[Window]:
+    """Windows of the pairs (questions[i], passages[i]), numbered from `first_pair`."""
+    encoded = tokenizer(
+        questions,
+        passages,
+        truncation="only_second",
+        max_length=max_seq_len,
+        stride=doc_stride,
+        return_overflowing_tokens=True,
+        padding=False,
+    )
+    windows = []
+    for encoding, pair in zip(encoded.encodings, encoded["overflow_to_sample_mapping"]):
+        context = [sequence == 1 for sequence in encoding.sequence_ids]
+        windows.append(Window(first_pair + pair, encoding.ids, context, encoding))
+    return windows
+
+
+def pack(lengths: list[int], batch_tokens: int, max_batch_size: int) -> list[list[int]]:
+    """Group indexes into batches, longest first, so that batch size x longest length <= batch_tokens.
+
+    Sorting by length keeps padding small: each batch is padded only to its own longest window.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[current[0]] if current else lengths[i]
+        if current and ((len(current) + 1) * longest > batch_tokens or len(current) == max_batch_size):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

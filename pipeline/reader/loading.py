@@ -1,0 +1,128 @@
+"""Loading the QA model and its fast tokenizer: from a local folder, the cache or the hub.
+
+A model already in the Hugging Face cache is loaded without contacting the hub; the hub is
+asked only when the cache lacks it and HF_HUB_OFFLINE is not set. When the model cannot be
+found, ModelLoadError says which model, where docqa looked, and what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from store import haystack_compat
+from store.errors import DocqaError
+
+logger = logging.getLogger(__name__)
+haystack_compat.torch_loaded()
+
+
+class ModelLoadError(DocqaError):
+    """The reader model or its tokenizer cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    model: Any  # a transformers ...ForQuestionAnswering module, in eval mode
+    tokenizer: Any  # a fast tokenizer (offsets and word ids are needed)
+    device: torch.device
+    precision: str  # fp32, fp16, bf16 or int8
+
+
+def resolve_device(device: str) -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"reader.device is {device!r} but torch sees no CUDA device: use device auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError("reader.device is 'mps' but MPS is not available: use device auto or cpu")
+    return torch.device(device)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """auto: fp16 on CUDA, fp32 elsewhere (fp16 on a CPU is slow and bf16 is not everywhere fast)."""
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision == "int8" and device.type != "cpu":
+        raise ModelLoadError(f"reader.precision int8 (dynamic quantisation) runs on the CPU only, not on {device.type}")
+    if precision == "fp16" and device.type == "cpu":
+        logger.warning("fp16 on a CPU is slow; consider precision bf16 or fp32")
+    return precision
+
+
+def load(model_name: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
+    """Load model and tokenizer once, move them to the device and set their precision."""
+    target = resolve_device(device)
+    precision = resolve_precision(precision, target)
+    tokenizer, model = _from_pretrained(model_name)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelLoadError(f"the tokenizer of {model_name!r} is not a fast tokenizer: docqa needs its offset mapping (tokenizer.json)")
+    model.eval()
+    if precision == "int8":
+        # torch.ao's dynamic quantisation is deprecated in favour of the torchao package,
+        # but still ships with torch and needs nothing more; silence its notice.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            from torch.ao.quantization import quantize_dynamic
+
+            model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    elif precision in ("fp16", "bf16"):
+        model = model.to(dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
+    model = model.to(target)
+    logger.info("reader: %s on %s, %s", model_name, target, precision)
+    return LoadedModel(model, tokenizer, target, precision)
+
+
+def _from_pretrained(model_name: str) -> tuple[Any, Any]:
+    local = Path(model_name).expanduser()
+    if local.exists() or model_name.startswith((".", "/", "~")):
+        if not local.is_dir():
+            raise ModelLoadError(f"reader model {model_name!r}: no such folder: set reader.model to a folder holding the model")
+        return _load_from(str(local), model_name, where=f"the local folder {local.resolve()}")
+    try:
+        # The cache first: no network request when the model is already there.
+        return _load_from(model_name, model_name, where="the Hugging Face cache", local_files_only=True)
+    except ModelLoadError:
+        if _offline():
+            raise ModelLoadError(
+                f"cannot load reader model {model_name!r}: it is not in the Hugging Face cache "
+                f"({_cache_dir()}) and HF_HUB_OFFLINE is set. Fix: set reader.model to a local folder "
+                f"holding the model, or fetch it on a connected machine (huggingface-cli download {model_name})"
+            ) from None
+    return _load_from(model_name, model_name, where=f"the Hugging Face hub and the cache ({_cache_dir()})")
+
+
+def _load_from(source: str, model_name: str, *, where: str, **kwargs: Any) -> tuple[Any, Any]:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model = AutoModelForQuestionAnswering.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(
+            f"cannot load reader model {model_name!r} from {where}: {first_line} "
+            f"Fix: set reader.model to a local folder holding the model (config.json, weights, tokenizer.json), "
+            f"or fetch it on a connected machine (huggingface-cli download {model_name}) and copy it over"
+        ) from None
+    return tokenizer, model
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _cache_dir() -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return str(HF_HUB_CACHE)
