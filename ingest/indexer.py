@@ -146,3 +146,26 @@ def _worker_count(workers: int | None, files: int) -> int:
         workers = os.cpu_count() or 1
     # Starting processes costs more than converting one or two files in this one.
     return 0 if files <= 1 else min(workers, files)
+
+
+def index_text(store: SQLiteDocumentStore, name: str, text: str, options: IngestOptions) -> int:
+    """Index `text` as a document called `name` (cleaned and split as files are); returns its passage count.
+
+    For text that is not in a file: evaluation sets, text from other systems.
+    """
+    import hashlib
+
+    from store.haystack_compat import Document
+
+    from ingest.clean import clean
+    from ingest.split import split_text
+
+    cleaned = clean(text)
+    splits = split_text(cleaned, options.split_length, options.split_overlap)
+    passages = [
+        Document(content=s.text, meta={"file_path": name, "page_number": None, "split_id": i, "split_idx_start": s.start})
+        for i, s in enumerate(splits)
+    ]
+    sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    store.save_file(FileInfo(name, sha, len(text), None), None, passages, splitter=options.splitter)
+    return len(passages)

@@ -37,6 +37,20 @@ class Answer:
     def page(self) -> int | None:
         return self.passage.meta.get("page_number")
 
+    @classmethod
+    def from_extracted_answer(cls, answer: ExtractedAnswer) -> Answer:
+        """The inverse of to_extracted_answer (for answers that came from docqa's reader)."""
+        assert answer.document is not None and answer.document_offset is not None and answer.data is not None
+        return cls(
+            question=answer.query,
+            text=answer.data,
+            score=float(answer.meta["raw_score"]),
+            probability=answer.score,
+            passage=answer.document,
+            start=answer.document_offset.start,
+            end=answer.document_offset.end,
+        )
+
     def to_extracted_answer(self) -> ExtractedAnswer:
         """The same answer as Haystack's ExtractedAnswer (score: the probability)."""
         from store.haystack_compat import ExtractedAnswer

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,56 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
 
 
 @cli.command()
+@click.argument("question", required=False)
+@click.option("--top-k", type=click.IntRange(min=1), help="Answers to show (default: ask.top_k).")
+@click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
+@click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB (repeatable).")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
+@click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
+@common_options
+def ask(
+    question: str | None,
+    top_k: int | None,
+    retrieve_k: int | None,
+    paths: tuple[str, ...],
+    batch_file: str | None,
+    out: str | None,
+    as_json: bool,
+    config: Config,
+) -> None:
+    """Answer QUESTION from the indexed files, or every question of --batch FILE.
+
+    Exit status: 0 answered (also when no answer passes ask.min_score); 1 an error, or
+    some batch lines failed; 2 a usage error (no question, an empty question).
+    """
+    if (question is None) == (batch_file is None):
+        raise click.UsageError("give either a QUESTION or --batch FILE")
+    if out is not None and batch_file is None:
+        raise click.UsageError("--out goes with --batch")
+    if question is not None and not question.strip():
+        raise click.BadParameter("the question is empty: ask something, e.g. docqa ask \"Who built the railway?\"", param_hint="QUESTION")
+    from pipeline.qa import QA
+
+    qa = QA(config)
+    if batch_file is not None:
+        from pipeline.cli_output import run_batch
+
+        failed = run_batch(qa, batch_file, out, top_k=top_k, retrieve_k=retrieve_k, paths=list(paths) or None)
+        if failed:
+            sys.exit(EXIT_FAILED)
+        return
+    from pipeline.cli_output import print_ranking, ranking_json
+
+    started = time.perf_counter()
+    ranking = qa.ask(question, top_k=top_k, retrieve_k=retrieve_k, paths=list(paths) or None)
+    if as_json:
+        click.echo(json.dumps(ranking_json(ranking, time.perf_counter() - started), indent=2, ensure_ascii=False))
+    else:
+        print_ranking(ranking, config.ask.min_score)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON on stdout.")
 @common_options
 def stats(as_json: bool, config: Config) -> None:
@@ -106,6 +157,35 @@ def stats(as_json: bool, config: Config) -> None:
         click.echo("failures:")
         for failure in s.failures:
             click.echo(f"  {failure.path}: {failure.error}")
+
+
+@cli.group("eval")
+def evaluate() -> None:
+    """Measure docqa: on a SQuAD v1.1 file, or on your own questions."""
+
+
+@evaluate.command("squad")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mode", type=click.Choice(["reader", "retrieval", "open"]), required=True, help="What to measure (see the README).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
+@click.option("--predictions", type=click.Path(dir_okay=False), help="Write predictions in SQuAD's format ({id: answer}).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@common_options
+def eval_squad(file: str, mode: str, limit: int | None, predictions: str | None, as_json: bool, config: Config) -> None:
+    """Exact match, F1 and recall@k on a SQuAD v1.1 FILE.
+
+    reader: each question read against its own paragraph. retrieval: every paragraph indexed
+    as its own document in a fresh temporary store; recall@1/5/20. open: retrieval, then
+    reading and ranking, end to end.
+    """
+    from pipeline.evaluate import evaluate_squad
+
+    result = evaluate_squad(file, mode, config, limit=limit, predictions_path=predictions, show_progress=True)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for key, value in result.items():
+        click.echo(f"{key:<22}{value:.3f}" if isinstance(value, float) else f"{key:<22}{value}")
 
 
 @cli.command("config")

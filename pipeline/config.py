@@ -75,13 +75,55 @@ class ReaderConfig:
             raise ValueError(f"batch_tokens must be >= max_seq_len ({self.max_seq_len}), got {self.batch_tokens}")
 
 
+_BACKENDS = ("fts5", "rank_bm25")
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    __pydantic_config__ = _STRICT
+
+    backend: str = "fts5"
+    top_k: int = 20
+
+    def __post_init__(self) -> None:
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+
+
+@dataclass(frozen=True)
+class AskConfig:
+    __pydantic_config__ = _STRICT
+
+    top_k: int = 5
+    retrieval_weight: float = 0.3
+    min_score: float = 0.0
+    context_chars: int = 200
+    max_question_chars: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if not 0.0 <= self.retrieval_weight <= 1.0:
+            raise ValueError(f"retrieval_weight must be within [0, 1], got {self.retrieval_weight}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be within [0, 1], got {self.min_score}")
+        if self.context_chars < 0:
+            raise ValueError(f"context_chars must be >= 0, got {self.context_chars}")
+        if self.max_question_chars < 1:
+            raise ValueError(f"max_question_chars must be >= 1, got {self.max_question_chars}")
+
+
 @dataclass(frozen=True)
 class Config:
     __pydantic_config__ = _STRICT
 
     store: StoreConfig = field(default_factory=StoreConfig)
     ingest: IngestOptions = field(default_factory=IngestOptions)
+    retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
+    ask: AskConfig = field(default_factory=AskConfig)
 
     def with_db(self, db: str | None) -> Config:
         """This configuration with store.path replaced (the --db option), when given."""

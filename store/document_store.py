@@ -26,8 +26,12 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    column,
     literal,
+    literal_column,
+    or_,
     select,
+    table,
     update,
 )
 from store.errors import DatabaseMissingError
@@ -88,6 +92,60 @@ class SQLiteDocumentStore:
             query = query.where(to_sql(filters, _resolve_field))
         with self._engine.connect() as conn:
             return [_to_document(row) for row in conn.execute(query.order_by(PassageRow.pk))]
+
+    def bm25_retrieval(
+        self,
+        query: str,
+        top_k: int = 10,
+        filters: dict[str, Any] | None = None,
+        *,
+        paths: list[str] | None = None,
+        file_ids: list[int] | None = None,
+    ) -> list[Document]:
+        """The `top_k` passages that best match the words of `query`, best first.
+
+        Ranked by FTS5's bm25() (Robertson's BM25, k1 = 1.2, b = 0.75) over the question's
+        non-stopword words, OR-ed (store.terms.match_expression); each Document's score is
+        -bm25(), so higher is better. `filters` are Haystack filters; `paths` are glob
+        patterns on the file path (any may match); `file_ids` restrict to those files.
+        """
+        from store.terms import match_expression
+
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        expression = match_expression(query)
+        if expression is None:
+            return []
+        fts = table("passages_fts", column("rowid"), column("rank"))
+        matches = literal_column("passages_fts").op("MATCH")(expression)
+        conditions = []
+        if filters:
+            from store.filters import to_sql
+
+            conditions.append(to_sql(filters, _resolve_field))
+        if paths:
+            conditions.append(or_(*(FileRow.path.op("GLOB")(pattern) for pattern in paths)))
+        if file_ids is not None:
+            conditions.append(PassageRow.file_id.in_(file_ids))
+        if conditions:
+            # Filters must be applied before the cut to top_k, so the join drives the query.
+            ranked = (
+                select(fts.c.rowid, fts.c.rank)
+                .select_from(fts.join(PassageRow, PassageRow.pk == fts.c.rowid).outerjoin(FileRow, FileRow.id == PassageRow.file_id))
+                .where(matches, *conditions)
+            )
+        else:
+            ranked = select(fts.c.rowid, fts.c.rank).where(matches)
+        # `rank` is FTS5's bm25() by default; ordering by it lets FTS5 keep only the best k.
+        best = ranked.order_by(fts.c.rank).limit(top_k).subquery()
+        query_ = (
+            self._select_documents()
+            .add_columns((-best.c.rank).label("score"))
+            .join(best, best.c.rowid == PassageRow.pk)
+            .order_by(best.c.rank, PassageRow.pk)
+        )
+        with self._engine.connect() as conn:
+            return [_to_document(row, score=row.score) for row in conn.execute(query_)]
 
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy | None = None) -> int:
         """Write documents in one transaction; NONE (the default) behaves as FAIL. Returns how many were written."""
@@ -281,7 +339,7 @@ def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:
     )
 
 
-def _to_document(row: Any) -> Document:
+def _to_document(row: Any, score: float | None = None) -> Document:
     from store.haystack_compat import Document
 
     meta = dict(row.meta or {})
@@ -293,4 +351,4 @@ def _to_document(row: Any) -> Document:
             split_id=row.ordinal,
             split_idx_start=row.start,
         )
-    return Document(id=row.id, content=row.text, meta=meta, embedding=row.embedding)
+    return Document(id=row.id, content=row.text, meta=meta, embedding=row.embedding, score=score)

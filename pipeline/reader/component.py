@@ -21,9 +21,12 @@ class ExtractiveReader:
     and the page in `meta`. For many queries at once use `reader.read_batch`.
     """
 
-    def __init__(self, **settings: Any) -> None:
-        self.config = ReaderConfig(**settings)
-        self.reader = Reader(self.config)
+    def __init__(self, reader: Reader | None = None, **settings: Any) -> None:
+        """Settings are ReaderConfig's keys; or pass an existing `reader` to share its loaded model."""
+        if reader is not None and settings:
+            raise ValueError("pass either a reader or reader settings, not both")
+        self.reader = reader if reader is not None else Reader(ReaderConfig(**settings))
+        self.config = self.reader.config
 
     def warm_up(self) -> None:
         self.reader.warm_up()

@@ -1,0 +1,169 @@
+"""Evaluation: SQuAD v1.1's official metrics, and docqa's reader, retrieval and end-to-end modes.
+
+The metrics are those of SQuAD v1.1's official evaluation script (evaluate-v1.1.py):
+answers are normalised (pipeline.normalize), exact match and token-level F1 take the
+maximum over the gold answers, and both are averaged over all questions and multiplied by 100.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from store.errors import DocqaError
+
+from pipeline.normalize import normalize_answer
+
+RECALL_AT = (1, 5, 20)
+
+
+class EvaluationError(DocqaError):
+    """The evaluation file cannot be read or is not in the expected format."""
+
+
+@dataclass(frozen=True)
+class SquadQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    context: str
+    paragraph: int  # index of its paragraph in the file
+
+
+def load_squad(path: str | Path, limit: int | None = None) -> tuple[list[SquadQuestion], list[str]]:
+    """Questions (in file order, at most `limit`) and every paragraph of a SQuAD v1.1 file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        questions, paragraphs = [], []
+        for article in data["data"]:
+            for paragraph in article["paragraphs"]:
+                paragraphs.append(paragraph["context"])
+                for qa in paragraph["qas"]:
+                    answers = [a["text"] for a in qa["answers"]]
+                    questions.append(SquadQuestion(qa["id"], qa["question"], answers, paragraph["context"], len(paragraphs) - 1))
+    except OSError as exc:
+        raise EvaluationError(f"cannot read {path}: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EvaluationError(f"{path} is not JSON: {exc}") from None
+    except (KeyError, TypeError) as exc:
+        raise EvaluationError(f"{path} is not in SQuAD v1.1 format (data/paragraphs/qas/answers): missing {exc}") from None
+    if limit is not None:
+        questions = questions[:limit]
+    return questions, paragraphs
+
+
+def exact_match(prediction: str, truth: str) -> float:
+    return float(normalize_answer(prediction) == normalize_answer(truth))
+
+
+def f1(prediction: str, truth: str) -> float:
+    predicted, expected = normalize_answer(prediction).split(), normalize_answer(truth).split()
+    same = sum((Counter(predicted) & Counter(expected)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def squad_scores(predictions: dict[str, str], questions: Sequence[SquadQuestion]) -> dict[str, float]:
+    """Exact match and F1 (x100) as the official script computes them; unanswered questions score 0."""
+    em = total_f1 = 0.0
+    for q in questions:
+        if q.id not in predictions:
+            continue
+        em += max(exact_match(predictions[q.id], a) for a in q.answers)
+        total_f1 += max(f1(predictions[q.id], a) for a in q.answers)
+    n = len(questions)
+    return {"exact_match": 100.0 * em / n if n else 0.0, "f1": 100.0 * total_f1 / n if n else 0.0}
+
+
+def index_paragraphs(paragraphs: Sequence[str], db: Path, options: Any) -> Any:
+    """A fresh store with every paragraph indexed as its own document, named squad:<index>."""
+    from ingest.indexer import index_text
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(db)
+    for i, text in enumerate(paragraphs):
+        index_text(store, f"squad:{i}", text, options)
+    return store
+
+
+def retrieval_recall(store: Any, questions: Sequence[SquadQuestion], show_progress: bool = False) -> tuple[dict[str, float], list[list[int]], float]:
+    """recall@k (a passage of the question's own paragraph in the top k) and median latency in ms.
+
+    Also returns, per question, the paragraph of each retrieved passage (for reuse).
+    """
+    from tqdm import tqdm
+
+    depth = max(RECALL_AT)
+    hits = {k: 0 for k in RECALL_AT}
+    latencies, retrieved = [], []
+    for q in tqdm(questions, desc="retrieving", unit="question", disable=not show_progress):
+        started = time.perf_counter()
+        docs = store.bm25_retrieval(q.question, top_k=depth)
+        latencies.append(time.perf_counter() - started)
+        found = [int(d.meta["file_path"].split(":", 1)[1]) for d in docs]
+        retrieved.append(found)
+        for k in RECALL_AT:
+            hits[k] += q.paragraph in found[:k]
+    n = max(len(questions), 1)
+    return {f"recall@{k}": hits[k] / n for k in RECALL_AT}, retrieved, 1000 * statistics.median(latencies or [0.0])
+
+
+def evaluate_squad(
+    path: str | Path,
+    mode: str,
+    config: Any,
+    limit: int | None = None,
+    predictions_path: str | Path | None = None,
+    show_progress: bool = False,
+) -> dict[str, Any]:
+    """`docqa eval squad`: the JSON of DESIGN.md for `mode` reader, retrieval or open."""
+    if mode not in ("reader", "retrieval", "open"):
+        raise ValueError(f"mode must be reader, retrieval or open, got {mode!r}")
+    questions, paragraphs = load_squad(path, limit)
+    started = time.perf_counter()
+    result: dict[str, Any] = {"questions": len(questions)}
+    predictions: dict[str, str] = {}
+    if mode == "reader":
+        from store.haystack_compat import Document
+
+        from pipeline.reader import Reader
+
+        reader = Reader(config.reader)
+        read = reader.read_batch([q.question for q in questions], [[Document(content=q.context)] for q in questions], top_k=1, show_progress=show_progress)
+        predictions = {q.id: (answers[0].text if answers else "") for q, answers in zip(questions, read)}
+        result.update(squad_scores(predictions, questions))
+    else:
+        with tempfile.TemporaryDirectory(prefix="docqa-eval-") as tmp:
+            store = index_paragraphs(paragraphs, Path(tmp) / "squad.db", config.ingest)
+            recall, _, latency = retrieval_recall(store, questions, show_progress)
+            result.update(recall)
+            result["median_retrieval_ms"] = round(latency, 3)
+            if mode == "open":
+                from pipeline.qa import QA
+
+                qa = QA(config, store=store)
+                rankings = qa.ask_batch([q.question for q in questions], top_k=1, show_progress=show_progress)
+                predictions = {q.id: _top_text(r) for q, r in zip(questions, rankings)}
+                result.update(squad_scores(predictions, questions))
+            store.close()
+    seconds = time.perf_counter() - started
+    result["seconds"] = round(seconds, 3)
+    result["questions_per_second"] = round(len(questions) / seconds, 3) if seconds > 0 else None
+    if predictions_path is not None and predictions:
+        Path(predictions_path).write_text(json.dumps(predictions, ensure_ascii=False, indent=1), encoding="utf-8")
+    return result
+
+
+def _top_text(ranking: Any) -> str:
+    answers = ranking.answers or ranking.candidates
+    return answers[0].text if answers else ""

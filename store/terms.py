@@ -1,0 +1,76 @@
+"""The one tokenizer policy shared by indexing and querying.
+
+The FTS5 index tokenizes passages with `porter unicode61 remove_diacritics 2`: Unicode
+letters and digits form tokens, case and diacritics are folded, and Porter's stemmer is
+applied. Queries go through the same FTS5 tokenizer (each query term is an FTS5 string,
+stemmed by the index's tokenizer), so both sides always agree. `terms()` reproduces that
+tokenizer in Python (PyStemmer's "porter" is Porter's original algorithm, as FTS5's is)
+for the rank-bm25 backend, which must split documents and queries the same way.
+
+Stopwords are kept in the index (so phrases still match) and dropped from queries, where
+they only add matches that carry almost no information.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+# The English stopword list of NLTK's corpus (179 words), as used by bm25s and others.
+STOPWORDS = frozenset(
+    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+    yourselves he him his himself she she's her hers herself it it's its itself they them their
+    theirs themselves what which who whom this that that'll these those am is are was were be been
+    being have has had having do does did doing a an the and but if or because as until while of at
+    by for with about against between into through during before after above below to from up down
+    in out on off over under again further then once here there when where why how all any both each
+    few more most other some such no nor not only own same so than too very s t can will just don
+    don't should should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't doesn
+    doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma mightn mightn't mustn mustn't needn
+    needn't shan shan't shouldn shouldn't wasn wasn't weren weren't won won't wouldn wouldn't""".split()
+)
+
+# unicode61 token characters: letters, numbers (and, by default, nothing else).
+_TOKEN = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as unicode61 with remove_diacritics 2 folds text."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    """Folded words of `text`, before stemming."""
+    return _TOKEN.findall(fold(text))
+
+
+@functools.lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("porter")
+
+
+def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
+    """Stemmed terms of `text`, as the FTS5 index sees them (optionally without stopwords)."""
+    tokens = words(text)
+    if drop_stopwords:
+        tokens = [t for t in tokens if t not in STOPWORDS]
+    return _stemmer().stemWords(tokens)
+
+
+def match_expression(question: str) -> str | None:
+    """An FTS5 MATCH expression for `question`: its non-stopword words, each quoted, OR-ed.
+
+    Quoting makes every word an FTS5 string, so no user text can be read as FTS5 syntax
+    (", *, NEAR, OR, AND, NOT, -, :, ^, parentheses). The index's tokenizer then stems each
+    one. None when the question has no searchable word.
+    """
+    tokens = words(question)
+    kept = [t for t in tokens if t not in STOPWORDS] or tokens  # a question of stopwords only
+    unique = list(dict.fromkeys(kept))
+    if not unique:
+        return None
+    return " OR ".join(f'"{t}"' for t in unique)

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from haystack import Document
+
+from pipeline.retriever import BM25Retriever, RankBM25Retriever
+from store.records import FileInfo
+from store.terms import match_expression, terms
+
+TOPICS = [
+    "The river Seine flows through Paris, the capital of France, before reaching the sea.",
+    "Kestrel, the first locomotive, was delivered by sea from Glasgow in 1872.",
+    "Jupiter is the largest planet; its Great Red Spot is a storm older than 350 years.",
+    "Coffee beans keep their aroma for weeks after roasting; grind them just before brewing.",
+    "Saturn's rings are made mostly of ice and are less than a kilometre thick.",
+    "The railway closed in 1959 and volunteers reopened the first four miles in 1971.",
+    "Espresso needs a fine grind because water passes through the coffee in thirty seconds.",
+    "Mercury has almost no atmosphere, so its surface temperature swings widely.",
+    "The viaduct at Ashford was rebuilt in stone with five arches after the flood of 1903.",
+    "A French press needs a coarse grind; the coffee steeps for about four minutes.",
+    "Neptune was found by mathematical prediction before anyone had seen it.",
+    "Olympus Mons on Mars is the tallest volcano in the Solar System.",
+]
+
+
+def index(store, texts, path="/docs/topics.txt"):
+    docs = [
+        Document(content=t, meta={"file_path": path, "split_id": i, "split_idx_start": i * 1000, "page_number": None})
+        for i, t in enumerate(texts)
+    ]
+    store.save_file(FileInfo(path, f"{abs(hash(path)):064x}"[:64], 1, 1.0), None, docs)
+    return docs
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        'What did "Kestrel" carry?',
+        "coffee* grind",
+        "Mars NEAR volcano",
+        "Saturn OR rings AND ice NOT",
+        "first-class -locomotive",
+        "title:Jupiter storm",
+        "(Neptune) ^prediction {x} [y]",
+        "'single' quotes; semicolons, commas.",
+        "ÉLÉPHANT café naïve",
+        "?!",
+    ],
+)
+def test_questions_with_fts5_syntax_never_fail(store, question):
+    index(store, TOPICS)
+    docs = store.bm25_retrieval(question, top_k=3)
+    assert isinstance(docs, list)
+
+
+def test_match_expression_quotes_every_word_and_drops_stopwords():
+    assert match_expression('What is "NEAR" the Kestrel-engine: OR*?') == '"near" OR "kestrel" OR "engine"'
+    assert match_expression("the of and") == '"the" OR "of" OR "and"'  # only stopwords: keep them
+    assert match_expression("?! ...") is None
+
+
+def test_stemming_matches_inflected_forms(store):
+    index(store, TOPICS)
+    best = store.bm25_retrieval("grinding beans roasted", top_k=1)[0]
+    assert best.content == TOPICS[3]
+    assert terms("Grinding roasted Amazônica") == ["grind", "roast", "amazonica"]
+
+
+def test_scores_are_positive_and_sorted(store):
+    index(store, TOPICS)
+    docs = store.bm25_retrieval("coffee grind", top_k=5)
+    scores = [d.score for d in docs]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert {d.content for d in docs[:3]} == {TOPICS[3], TOPICS[6], TOPICS[9]}
+
+
+def test_same_top_passages_as_rank_bm25(tmp_path, store):
+    # rank-bm25's BM25Okapi on the same tokens is the reference for FTS5's bm25().
+    import random
+
+    rng = random.Random(3)
+    vocabulary = " ".join(TOPICS).split()
+    corpus = TOPICS + [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(8, 30))) for _ in range(60)]
+    index(store, corpus)
+    fts5 = BM25Retriever(store, top_k=5)
+    reference = RankBM25Retriever(store, top_k=5)
+    for question in ["Which locomotive came from Glasgow?", "coffee grind espresso", "tallest volcano Mars", "ice rings of Saturn", "flood viaduct stone arches"]:
+        ours = [d.content for d in fts5.run(question)["documents"]]
+        theirs = [d.content for d in reference.run(question)["documents"]]
+        assert ours[:3] == theirs[:3], question
+
+
+def test_filters_by_path_glob_and_file_id(store):
+    index(store, TOPICS[:6], "/docs/a/one.txt")
+    index(store, TOPICS[6:], "/docs/b/two.md")
+    ids = {p: s.id for p, s in store.file_states().items()}
+    question = "coffee grind"
+    assert {d.meta["file_path"] for d in store.bm25_retrieval(question, 10)} == {"/docs/a/one.txt", "/docs/b/two.md"}
+    assert {d.meta["file_path"] for d in store.bm25_retrieval(question, 10, paths=["*/b/*"])} == {"/docs/b/two.md"}
+    assert {d.meta["file_path"] for d in store.bm25_retrieval(question, 10, file_ids=[ids["/docs/a/one.txt"]])} == {"/docs/a/one.txt"}
+    haystack_filter = {"field": "meta.file_path", "operator": "==", "value": "/docs/a/one.txt"}
+    assert {d.meta["file_path"] for d in store.bm25_retrieval(question, 10, haystack_filter)} == {"/docs/a/one.txt"}
+
+
+def test_index_stays_current(store):
+    index(store, TOPICS[:3], "/a.txt")
+    assert store.bm25_retrieval("coffee", 5) == []
+    index(store, TOPICS, "/b.txt")
+    assert [d.content for d in store.bm25_retrieval("coffee aroma", 1)] == [TOPICS[3]]
+
+
+def test_top_k_must_be_positive(store):
+    with pytest.raises(ValueError, match=r"^top_k must be >= 1, got 0$"):
+        store.bm25_retrieval("x", 0)
+    with pytest.raises(ValueError, match=r"^top_k must be >= 1, got 0$"):
+        BM25Retriever(store, top_k=0)
