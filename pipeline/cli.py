@@ -181,11 +181,34 @@ def eval_squad(file: str, mode: str, limit: int | None, predictions: str | None,
     from pipeline.evaluate import evaluate_squad
 
     result = evaluate_squad(file, mode, config, limit=limit, predictions_path=predictions, show_progress=True)
+    _print_result(result, as_json)
+
+
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     for key, value in result.items():
         click.echo(f"{key:<22}{value:.3f}" if isinstance(value, float) else f"{key:<22}{value}")
+
+
+@evaluate.command("qa")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--predictions", type=click.Path(dir_okay=False), help="Write each question's top answer as JSONL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@common_options
+def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -> None:
+    """Check docqa on your own documents: FILE is JSONL of {"question", "answers": [...], "file"?}.
+
+    Asks every question against the current index and reports exact match and F1 of the
+    top answer, answer recall (a retrieved passage contains a gold answer) and, for lines
+    with "file", file recall (a retrieved passage comes from that file).
+    """
+    from pipeline.evaluate import evaluate_qa
+    from pipeline.qa import QA
+
+    result = evaluate_qa(file, QA(config), predictions_path=predictions, show_progress=True)
+    _print_result(result, as_json)
 
 
 @cli.command("config")

@@ -167,3 +167,86 @@ def evaluate_squad(
 def _top_text(ranking: Any) -> str:
     answers = ranking.answers or ranking.candidates
     return answers[0].text if answers else ""
+
+
+@dataclass(frozen=True)
+class QAItem:
+    question: str
+    answers: list[str]
+    file: str | None
+
+
+def load_qa(path: str | Path) -> list[QAItem]:
+    """A question set: JSONL lines {"question": str, "answers": [str, ...], "file": optional str}."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise EvaluationError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EvaluationError(f"{path} is not UTF-8 text") from None
+    items = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvaluationError(f"{path} line {number} is not valid JSON: {exc.msg}") from None
+        question, answers = record.get("question") if isinstance(record, dict) else None, record.get("answers") if isinstance(record, dict) else None
+        if not isinstance(question, str) or not question.strip():
+            raise EvaluationError(f'{path} line {number}: "question" must be a non-empty string')
+        if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
+            raise EvaluationError(f'{path} line {number}: "answers" must be a non-empty list of strings')
+        file = record.get("file")
+        if file is not None and not isinstance(file, str):
+            raise EvaluationError(f'{path} line {number}: "file" must be a string')
+        items.append(QAItem(question, answers, file))
+    if not items:
+        raise EvaluationError(f"{path} holds no questions")
+    return items
+
+
+def _contains_answer(passage: str, answers: list[str]) -> bool:
+    text = f" {normalize_answer(passage)} "
+    return any(f" {normalize_answer(a)} " in text for a in answers if normalize_answer(a))
+
+
+def _same_file(indexed: str | None, wanted: str) -> bool:
+    if indexed is None:
+        return False
+    return Path(indexed) == Path(wanted).resolve() or Path(indexed).as_posix().endswith("/" + Path(wanted).as_posix().lstrip("./"))
+
+
+def evaluate_qa(path: str | Path, qa: Any, predictions_path: str | Path | None = None, show_progress: bool = False) -> dict[str, Any]:
+    """`docqa eval qa`: a question set against the current index.
+
+    exact_match/f1: the top answer against the gold answers (SQuAD's metrics);
+    answer_recall@k: a retrieved passage contains a gold answer (normalised text);
+    file_recall@k (questions with "file"): a retrieved passage comes from that file.
+    k is retriever.top_k, the passages the reader reads.
+    """
+    items = load_qa(path)
+    k = qa.config.retriever.top_k
+    started = time.perf_counter()
+    retrieved = [qa.retrieve(item.question, k) for item in items]
+    rankings = qa.ask_batch([item.question for item in items], top_k=1, show_progress=show_progress)
+    predictions = [_top_text(r) for r in rankings]
+    seconds = time.perf_counter() - started
+    n = len(items)
+    result: dict[str, Any] = {
+        "questions": n,
+        "exact_match": 100.0 * sum(max(exact_match(p, a) for a in i.answers) for p, i in zip(predictions, items)) / n,
+        "f1": 100.0 * sum(max(f1(p, a) for a in i.answers) for p, i in zip(predictions, items)) / n,
+        f"answer_recall@{k}": sum(any(_contains_answer(d.content or "", i.answers) for d in docs) for docs, i in zip(retrieved, items)) / n,
+    }
+    with_file = [(docs, i) for docs, i in zip(retrieved, items) if i.file]
+    if with_file:
+        hits = sum(any(_same_file(d.meta.get("file_path"), i.file) for d in docs) for docs, i in with_file if i.file)
+        result[f"file_recall@{k}"] = hits / len(with_file)
+    result["seconds"] = round(seconds, 3)
+    result["questions_per_second"] = round(n / seconds, 3) if seconds > 0 else None
+    if predictions_path is not None:
+        lines = [json.dumps({"question": i.question, "prediction": p}, ensure_ascii=False) for i, p in zip(items, predictions)]
+        Path(predictions_path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return result
