@@ -1,11 +1,13 @@
 """Import Haystack without importing torch.
 
 `haystack.utils.device` runs `import torch` at import time whenever torch is installed
-(about 1.3 s and a few hundred MB here), although only Haystack's own model components use
-it. docqa's store, indexing and `--help` must start without torch (DESIGN.md), so every docqa
-package imports this module first: it imports Haystack once with torch hidden. The reader,
-which does need torch, calls `torch_loaded()` after importing it, so that Haystack's device
-helpers work again in that process.
+(about 1.3 s and a few hundred MB here), although only Haystack's model components use
+it. docqa's store, indexing and `--help` must start without torch (DESIGN.md), so every
+docqa module that needs Haystack imports it through here: Haystack is imported once with
+torch hidden, and the modules that would have imported torch get a stand-in for their
+LazyImport that imports torch the first time they check for it. So Haystack's own torch
+components (its device helpers, TransformersExtractiveReader) still work in the same
+process; they just load torch when they need it, as docqa's reader does.
 
 If torch is already imported (a script that imported it before docqa), nothing is hidden.
 """
@@ -13,6 +15,19 @@ If torch is already imported (a script that imported it before docqa), nothing i
 from __future__ import annotations
 
 import sys
+from types import ModuleType
+
+
+class _TorchOnFirstCheck:
+    """Replaces a Haystack module's failed LazyImport of torch: check() imports torch then."""
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def check(self) -> None:
+        import torch
+
+        self.module.torch = torch  # type: ignore[attr-defined]
 
 
 def _import_haystack_without_torch() -> None:
@@ -27,16 +42,10 @@ def _import_haystack_without_torch() -> None:
     finally:
         if sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
-
-
-def torch_loaded() -> None:
-    """Point Haystack's device helpers at torch once the reader has imported it."""
-    import torch
-    import haystack.utils.device as device
-
-    if getattr(device, "torch", None) is not torch:
-        device.torch = torch  # type: ignore[attr-defined]
-        device.torch_import._deferred = None  # LazyImport.check() raises while this is set
+    for name, module in list(sys.modules.items()):
+        lazy = getattr(module, "torch_import", None) if name.startswith("haystack") else None
+        if lazy is not None and getattr(lazy, "_deferred", None) is not None:
+            module.torch_import = _TorchOnFirstCheck(module)  # type: ignore[attr-defined]
 
 
 _import_haystack_without_torch()
@@ -58,5 +67,4 @@ __all__ = [
     "FilterError",
     "default_from_dict",
     "default_to_dict",
-    "torch_loaded",
 ]

@@ -117,3 +117,13 @@ def test_indexing_does_not_load_torch(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_haystack_torch_components_still_work_after_docqa_hid_torch():
+    code = (
+        "import sys, store.haystack_compat; assert 'torch' not in sys.modules; "
+        "from haystack.utils.device import ComponentDevice; "
+        "print(ComponentDevice.resolve_device(None).to_torch())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() in ("cpu", "cuda:0", "mps")

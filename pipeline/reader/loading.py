@@ -17,11 +17,9 @@ from typing import Any
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from store import haystack_compat
 from store.errors import DocqaError
 
 logger = logging.getLogger(__name__)
-haystack_compat.torch_loaded()
 
 
 class ModelLoadError(DocqaError):
