@@ -211,6 +211,20 @@ def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -
     _print_result(result, as_json)
 
 
+@cli.command()
+@click.option("--host", help="Address to listen on (default: api.host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: api.port, 8000).")
+@common_options
+def serve(host: str | None, port: int | None, config: Config) -> None:
+    """Serve the HTTP API (OpenAPI at /docs) and a question page at /."""
+    import uvicorn
+
+    from pipeline.api import create_app
+
+    app = create_app(config)
+    uvicorn.run(app, host=host or config.api.host, port=port or config.api.port, log_level="info")
+
+
 @cli.command("config")
 @common_options
 def show_config(config: Config) -> None:

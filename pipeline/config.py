@@ -116,6 +116,32 @@ class AskConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    __pydantic_config__ = _STRICT
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    key: str | None = None
+    cors_origins: list[str] = field(default_factory=list)
+    data_folder: str = "docqa-uploads"
+    max_upload_mb: float = 50.0
+    micro_batching: bool = True
+    batch_wait_ms: float = 10.0
+    max_batch_questions: int = 32
+    max_batch_request: int = 100
+    max_top_k: int = 50
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port must be within 1..65535, got {self.port}")
+        for name in ("max_upload_mb", "max_batch_questions", "max_batch_request", "max_top_k"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.batch_wait_ms < 0:
+            raise ValueError(f"batch_wait_ms must be >= 0, got {self.batch_wait_ms}")
+
+
+@dataclass(frozen=True)
 class Config:
     __pydantic_config__ = _STRICT
 
@@ -124,6 +150,7 @@ class Config:
     retriever: RetrieverConfig = field(default_factory=RetrieverConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     ask: AskConfig = field(default_factory=AskConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     def with_db(self, db: str | None) -> Config:
         """This configuration with store.path replaced (the --db option), when given."""

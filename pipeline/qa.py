@@ -77,11 +77,12 @@ class QA:
         show_progress: bool = False,
         paths: list[str] | None = None,
         file_ids: list[int] | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> list[Ranking]:
         """Ranked answers for each question, in order.
 
         `retrieve_k` passages are read per question (retriever.top_k when None); `paths`
-        (glob patterns) and `file_ids` restrict retrieval to some files (FTS5 backend).
+        (glob patterns), `file_ids` and Haystack `filters` restrict retrieval (FTS5 backend).
         """
         top_k = self.config.ask.top_k if top_k is None else top_k
         retrieve_k = self.config.retriever.top_k if retrieve_k is None else retrieve_k
@@ -91,7 +92,7 @@ class QA:
             self.check_question(question)
         if self.store.count_documents() == 0:
             raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
-        passages = [self.retrieve(q, retrieve_k, paths=paths, file_ids=file_ids) for q in questions]
+        passages = [self.retrieve(q, retrieve_k, paths=paths, file_ids=file_ids, filters=filters) for q in questions]
         # Enough candidates per question for the merging in rank() to see every likely answer.
         read = self.reader.read_batch(list(questions), passages, top_k=4 * top_k + 10, show_progress=show_progress)
         ask = self.config.ask
@@ -100,10 +101,17 @@ class QA:
             for q, answers in zip(questions, read)
         ]
 
-    def retrieve(self, question: str, top_k: int, paths: list[str] | None = None, file_ids: list[int] | None = None) -> list[Document]:
+    def retrieve(
+        self,
+        question: str,
+        top_k: int,
+        paths: list[str] | None = None,
+        file_ids: list[int] | None = None,
+        filters: dict[str, Any] | None = None,
+    ) -> list[Document]:
         if isinstance(self.retriever, BM25Retriever):
-            return self.retriever.run(question, top_k=top_k, paths=paths, file_ids=file_ids)["documents"]
-        if paths or file_ids:
+            return self.retriever.run(question, top_k=top_k, filters=filters, paths=paths, file_ids=file_ids)["documents"]
+        if paths or file_ids or filters:
             raise ValueError("file filters need retriever.backend fts5")
         return self.retriever.run(question, top_k=top_k)["documents"]
 

@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from store.errors import DatabaseMissingError
-from store.records import Failure, FileInfo, FileState, StoreStats
+from store.records import Failure, FileInfo, FileRecord, FileState, StoreStats
 
 if TYPE_CHECKING:
     from haystack import Document
@@ -147,6 +147,13 @@ class SQLiteDocumentStore:
         with self._engine.connect() as conn:
             return [_to_document(row, score=row.score) for row in conn.execute(query_)]
 
+    @staticmethod
+    def check_filters(filters: dict[str, Any]) -> None:
+        """Raise Haystack's FilterError when `filters` is malformed (without running a query)."""
+        from store.filters import to_sql
+
+        to_sql(filters, _resolve_field)
+
     def write_documents(self, documents: list[Document], policy: DuplicatePolicy | None = None) -> int:
         """Write documents in one transaction; NONE (the default) behaves as FAIL. Returns how many were written."""
         from store.haystack_compat import Document, DuplicateDocumentError, DuplicatePolicy
@@ -217,6 +224,33 @@ class SQLiteDocumentStore:
             conn.execute(delete(FileRow).where(FileRow.id.in_(ids)))
         return len(ids)
 
+    def list_files(self, offset: int = 0, limit: int = 50) -> tuple[list[FileRecord], int]:
+        """A page of files by path, and how many there are in all."""
+        with self._engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(FileRow)).scalar_one()
+            rows = conn.execute(self._select_files().order_by(FileRow.path).offset(offset).limit(limit))
+            return [_to_file_record(r) for r in rows], total
+
+    def get_file(self, file_id: int) -> FileRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(self._select_files().where(FileRow.id == file_id)).first()
+            return _to_file_record(row) if row is not None else None
+
+    def file_passages(self, file_id: int) -> list[Document]:
+        """The passages of one file, in order."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(self._select_documents().where(PassageRow.file_id == file_id).order_by(PassageRow.ordinal))
+            return [_to_document(row) for row in rows]
+
+    def delete_file(self, file_id: int) -> bool:
+        """Forget one file and its passages; False when there is no such file."""
+        with self._write() as conn:
+            if conn.execute(select(FileRow.id).where(FileRow.id == file_id)).first() is None:
+                return False
+            conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
+            conn.execute(delete(FileRow).where(FileRow.id == file_id))
+        return True
+
     def stats(self) -> StoreStats:
         with self._engine.connect() as conn:
             files = conn.execute(select(FileRow.status, func.count(), func.sum(FileRow.pages)).group_by(FileRow.status))
@@ -270,6 +304,14 @@ class SQLiteDocumentStore:
             return conn.execute(insert(FileRow).values(path=file.path, **values).returning(FileRow.id)).scalar_one()
         conn.execute(update(FileRow).where(FileRow.id == file_id).values(**values))
         return file_id
+
+    @staticmethod
+    def _select_files() -> Any:
+        count = select(func.count()).where(PassageRow.file_id == FileRow.id).scalar_subquery()
+        return select(
+            FileRow.id, FileRow.path, FileRow.status, FileRow.error, FileRow.pages, FileRow.size, FileRow.sha256,
+            FileRow.indexed_at, count.label("passages"),
+        )
 
     @staticmethod
     def _select_documents() -> Any:
@@ -336,6 +378,13 @@ def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:
         text=text,
         meta={k: v for k, v in meta.items() if k not in _STRUCTURAL and k != "file_path"},
         embedding=doc.embedding,
+    )
+
+
+def _to_file_record(row: Any) -> FileRecord:
+    return FileRecord(
+        id=row.id, path=row.path, status=row.status, error=row.error, pages=row.pages, passages=row.passages,
+        size=row.size, sha256=row.sha256, indexed_at=row.indexed_at.isoformat(),
     )
 
 

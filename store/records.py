@@ -43,3 +43,18 @@ class StoreStats:
     pages: int
     failures: list[Failure]
     size_bytes: int  # database file plus its WAL
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A file as `docqa stats`, the HTTP API and scripts see it."""
+
+    id: int
+    path: str
+    status: str  # "indexed" or "failed"
+    error: str | None
+    pages: int | None
+    passages: int
+    size: int | None
+    sha256: str | None
+    indexed_at: str  # ISO 8601, UTC

@@ -140,3 +140,16 @@ def test_missing_database_for_readers(tmp_path):
         SQLiteDocumentStore(tmp_path / "none.db", create=False)
     assert str(err.value) == f"no database at {tmp_path / 'none.db'}: run `docqa index PATH` first (or pass --db)"
     assert not (tmp_path / "none.db").exists()
+
+
+def test_list_get_and_delete_files(document_store):
+    a = document_store.save_file(FileInfo("/docs/a.pdf", "a" * 64, 10, 1.0), 2, _passages(["one", "two"]))
+    document_store.save_failure(FileInfo("/docs/b.pdf", "b" * 64, 5, 1.0), "encrypted PDF")
+    page, total = document_store.list_files(offset=0, limit=1)
+    assert total == 2 and [(f.path, f.status, f.passages, f.pages) for f in page] == [("/docs/a.pdf", "indexed", 2, 2)]
+    second, _ = document_store.list_files(offset=1, limit=10)
+    assert [(f.path, f.status, f.error, f.passages) for f in second] == [("/docs/b.pdf", "failed", "encrypted PDF", 0)]
+    assert document_store.get_file(a).path == "/docs/a.pdf" and document_store.get_file(999) is None
+    assert [d.content for d in document_store.file_passages(a)] == ["one", "two"]
+    assert document_store.delete_file(a) is True and document_store.delete_file(a) is False
+    assert document_store.count_documents() == 0 and document_store.integrity_check() == ["ok"]
