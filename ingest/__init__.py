@@ -6,8 +6,7 @@ without importing pypdf or Haystack.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from store.lazy import lazy_attributes
 
 _LAZY = {
     "ConversionError": "ingest.convert",
@@ -22,8 +21,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ingest' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

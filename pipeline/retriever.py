@@ -26,14 +26,26 @@ def _check_top_k(top_k: int) -> None:
         raise ValueError(f"top_k must be >= 1, got {top_k}")
 
 
-@component
-class BM25Retriever:
-    """Passages for a query by BM25 over the store's FTS5 index; Document.score is the BM25 score."""
+class _StoreRetriever:
+    """What both backends share: a store, a default top_k, and their serialisation."""
 
     def __init__(self, document_store: SQLiteDocumentStore, top_k: int = 20) -> None:
         _check_top_k(top_k)
         self.document_store = document_store
         self.top_k = top_k
+
+    def to_dict(self) -> dict[str, Any]:
+        return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        data["init_parameters"]["document_store"] = SQLiteDocumentStore.from_dict(data["init_parameters"]["document_store"])
+        return default_from_dict(cls, data)
+
+
+@component
+class BM25Retriever(_StoreRetriever):
+    """Passages for a query by BM25 over the store's FTS5 index; Document.score is the BM25 score."""
 
     @component.output_types(documents=list[Document])
     def run(
@@ -50,23 +62,14 @@ class BM25Retriever:
         docs = self.document_store.bm25_retrieval(query, top_k, filters, paths=paths, file_ids=file_ids)
         return {"documents": docs}
 
-    def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BM25Retriever:
-        data["init_parameters"]["document_store"] = SQLiteDocumentStore.from_dict(data["init_parameters"]["document_store"])
-        return default_from_dict(cls, data)
-
 
 @component
-class RankBM25Retriever:
+class RankBM25Retriever(_StoreRetriever):
     """Okapi BM25 by rank-bm25 over every passage of the store, loaded into memory once."""
 
     def __init__(self, document_store: SQLiteDocumentStore, top_k: int = 20) -> None:
-        _check_top_k(top_k)
-        self.document_store = document_store
-        self.top_k = top_k
+        # Explicit base call: @component rebuilds the class, which breaks zero-argument super().
+        _StoreRetriever.__init__(self, document_store, top_k)
         self._documents: list[Document] | None = None
         self._bm25: Any = None
 
@@ -92,11 +95,3 @@ class RankBM25Retriever:
         best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:top_k]
         docs = [Document(id=self._documents[i].id, content=self._documents[i].content, meta=self._documents[i].meta, score=float(scores[i])) for i in best if scores[i] > 0]
         return {"documents": docs}
-
-    def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RankBM25Retriever:
-        data["init_parameters"]["document_store"] = SQLiteDocumentStore.from_dict(data["init_parameters"]["document_store"])
-        return default_from_dict(cls, data)

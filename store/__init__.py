@@ -6,9 +6,7 @@ Names are loaded on first use (PEP 562), so `docqa --help` and the configuration
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from store.lazy import lazy_attributes
 from store.errors import DatabaseMissingError, DocqaError, SchemaVersionError, StoreError
 
 _LAZY = {
@@ -21,8 +19,4 @@ _LAZY = {
 
 __all__ = ["DatabaseMissingError", "DocqaError", "SchemaVersionError", "StoreError", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'store' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)

@@ -116,3 +116,9 @@ def test_top_k_must_be_positive(store):
         store.bm25_retrieval("x", 0)
     with pytest.raises(ValueError, match=r"^top_k must be >= 1, got 0$"):
         BM25Retriever(store, top_k=0)
+
+
+def test_retrievers_serialise(store):
+    for cls in (BM25Retriever, RankBM25Retriever):
+        restored = cls.from_dict(cls(store, top_k=7).to_dict())
+        assert isinstance(restored, cls) and restored.top_k == 7 and restored.document_store.path == store.path

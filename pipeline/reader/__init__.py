@@ -6,8 +6,7 @@ a reader is built.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from store.lazy import lazy_attributes
 
 _LAZY = {
     "Reader": "pipeline.reader.reader",
@@ -17,8 +16,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'pipeline.reader' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
