@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -72,7 +72,8 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
     state: dict[str, Any] = {"ready": False, "error": None}
 
     def run_questions(group: Hashable, questions: list[str]) -> list[Ranking]:
-        top_k, filters, files = group  # type: ignore[misc]
+        # The group key holds the options the questions share: (top_k, filters as JSON, file globs).
+        top_k, filters, files = cast(tuple[int, str, tuple[str, ...]], group)
         return qa.ask_batch(questions, top_k=top_k, filters=json.loads(filters), paths=list(files) or None)
 
     batcher: MicroBatcher[str, Ranking] = MicroBatcher(
@@ -105,8 +106,9 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         return response
 
     def error(request: Request, status: int, field: str | None, message: str) -> JSONResponse:
-        body = {"error": {"field": field, "message": message}, "request_id": getattr(request.state, "request_id", "")}
-        return JSONResponse(body, status_code=status, headers={"X-Request-ID": body["request_id"]})
+        request_id: str = getattr(request.state, "request_id", "")
+        body: dict[str, Any] = {"error": {"field": field, "message": message}, "request_id": request_id}
+        return JSONResponse(body, status_code=status, headers={"X-Request-ID": request_id})
 
     @app.exception_handler(ApiError)
     async def on_api_error(request: Request, exc: ApiError) -> JSONResponse:

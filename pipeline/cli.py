@@ -120,6 +120,7 @@ def ask(
         return
     from pipeline.cli_output import print_ranking, ranking_json
 
+    assert question is not None
     started = time.perf_counter()
     ranking = qa.ask(question, top_k=top_k, retrieve_k=retrieve_k, paths=list(paths) or None)
     if as_json:

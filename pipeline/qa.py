@@ -41,12 +41,15 @@ class AnswerRanker:
     """rank() as a Haystack component: ExtractedAnswers in, merged and ranked answers out."""
 
     def __init__(self, top_k: int = 5, retrieval_weight: float = 0.3, min_score: float = 0.0, context_chars: int = 200) -> None:
-        self.settings = dict(top_k=top_k, retrieval_weight=retrieval_weight, min_score=min_score, context_chars=context_chars)
+        self.top_k, self.retrieval_weight, self.min_score, self.context_chars = top_k, retrieval_weight, min_score, context_chars
 
     @component.output_types(ranking=Ranking)
     def run(self, query: str, answers: list[ExtractedAnswer]) -> dict[str, Any]:
         spans = [Answer.from_extracted_answer(a) for a in answers]
-        return {"ranking": rank(query, spans, **self.settings)}
+        ranking = rank(
+            query, spans, top_k=self.top_k, retrieval_weight=self.retrieval_weight, min_score=self.min_score, context_chars=self.context_chars
+        )
+        return {"ranking": ranking}
 
 
 class QA:

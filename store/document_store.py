@@ -330,9 +330,9 @@ class SQLiteDocumentStore:
 
 def _resolve_field(name: str) -> ColumnElement[Any]:
     if name == "id":
-        return PassageRow.id
+        return PassageRow.id.expression
     if name == "content":
-        return PassageRow.text
+        return PassageRow.text.expression
     if not name.startswith("meta."):
         from store.haystack_compat import FilterError
 
@@ -341,9 +341,9 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
     path = "$" + "".join(f'."{part}"' for part in key.split("."))
     in_json = func.json_extract(PassageRow.meta, literal(path))
     if key == "file_path":
-        column: ColumnElement[Any] = FileRow.path
+        column: ColumnElement[Any] = FileRow.path.expression
     elif key in _STRUCTURAL:
-        column = _STRUCTURAL[key]
+        column = _STRUCTURAL[key].expression
     else:
         return in_json
     return case((PassageRow.file_id.is_(None), in_json), else_=column)

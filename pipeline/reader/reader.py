@@ -96,12 +96,12 @@ class Reader:
             windows = make_windows(
                 self._loaded.tokenizer,
                 [asked[q] for q, _ in chunk],
-                [doc.content for _, doc in chunk],
+                [doc.content or "" for _, doc in chunk],
                 self.config.max_seq_len,
                 self.config.doc_stride,
                 first_pair=first,
             )
-            texts = {first + i: doc.content for i, (_, doc) in enumerate(chunk)}
+            texts = {first + i: doc.content or "" for i, (_, doc) in enumerate(chunk)}
             for batch in pack([len(w.input_ids) for w in windows], self.config.batch_tokens, self.config.max_batch_size):
                 self._read_windows([windows[i] for i in batch], texts, n_best, candidates, log_norms)
             progress.update(len(chunk))
