@@ -84,12 +84,15 @@ class RetrieverConfig:
 
     backend: str = "fts5"
     top_k: int = 20
+    max_postings: int | None = 50_000
 
     def __post_init__(self) -> None:
         if self.backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        if self.max_postings is not None and self.max_postings < 1:
+            raise ValueError(f"max_postings must be >= 1 or null, got {self.max_postings}")
 
 
 @dataclass(frozen=True)

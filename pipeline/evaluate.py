@@ -96,7 +96,9 @@ def index_paragraphs(paragraphs: Sequence[str], db: Path, options: Any) -> Any:
     return store
 
 
-def retrieval_recall(store: Any, questions: Sequence[SquadQuestion], show_progress: bool = False) -> tuple[dict[str, float], list[list[int]], float]:
+def retrieval_recall(
+    store: Any, questions: Sequence[SquadQuestion], show_progress: bool = False, max_postings: int | None = None
+) -> tuple[dict[str, float], list[list[int]], float]:
     """recall@k (a passage of the question's own paragraph in the top k) and median latency in ms.
 
     Also returns, per question, the paragraph of each retrieved passage (for reuse).
@@ -108,7 +110,7 @@ def retrieval_recall(store: Any, questions: Sequence[SquadQuestion], show_progre
     latencies, retrieved = [], []
     for q in tqdm(questions, desc="retrieving", unit="question", disable=not show_progress):
         started = time.perf_counter()
-        docs = store.bm25_retrieval(q.question, top_k=depth)
+        docs = store.bm25_retrieval(q.question, top_k=depth, max_postings=max_postings)
         latencies.append(time.perf_counter() - started)
         found = [int(d.meta["file_path"].split(":", 1)[1]) for d in docs]
         retrieved.append(found)
@@ -145,7 +147,7 @@ def evaluate_squad(
     else:
         with tempfile.TemporaryDirectory(prefix="docqa-eval-") as tmp:
             store = index_paragraphs(paragraphs, Path(tmp) / "squad.db", config.ingest)
-            recall, _, latency = retrieval_recall(store, questions, show_progress)
+            recall, _, latency = retrieval_recall(store, questions, show_progress, config.retriever.max_postings)
             result.update(recall)
             result["median_retrieval_ms"] = round(latency, 3)
             if mode == "open":

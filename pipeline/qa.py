@@ -60,8 +60,11 @@ class QA:
 
         self.config = config
         self.store = store if store is not None else SQLiteDocumentStore(config.store.path, create=False)
-        retriever_cls = BM25Retriever if config.retriever.backend == "fts5" else RankBM25Retriever
-        self.retriever = retriever_cls(self.store, top_k=config.retriever.top_k)
+        self.retriever: BM25Retriever | RankBM25Retriever
+        if config.retriever.backend == "fts5":
+            self.retriever = BM25Retriever(self.store, top_k=config.retriever.top_k, max_postings=config.retriever.max_postings)
+        else:
+            self.retriever = RankBM25Retriever(self.store, top_k=config.retriever.top_k)
         self.reader = Reader(config.reader)
 
     @classmethod

@@ -34,8 +34,11 @@ class _StoreRetriever:
         self.document_store = document_store
         self.top_k = top_k
 
+    def _parameters(self) -> dict[str, Any]:
+        return {"document_store": self.document_store.to_dict(), "top_k": self.top_k}
+
     def to_dict(self) -> dict[str, Any]:
-        return default_to_dict(self, document_store=self.document_store.to_dict(), top_k=self.top_k)
+        return default_to_dict(self, **self._parameters())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
@@ -45,7 +48,17 @@ class _StoreRetriever:
 
 @component
 class BM25Retriever(_StoreRetriever):
-    """Passages for a query by BM25 over the store's FTS5 index; Document.score is the BM25 score."""
+    """Passages for a query by BM25 over the store's FTS5 index; Document.score is the BM25 score.
+
+    `max_postings`: see SQLiteDocumentStore.bm25_retrieval (None ranks with every word).
+    """
+
+    def __init__(self, document_store: SQLiteDocumentStore, top_k: int = 20, max_postings: int | None = None) -> None:
+        _StoreRetriever.__init__(self, document_store, top_k)
+        self.max_postings = max_postings
+
+    def _parameters(self) -> dict[str, Any]:
+        return {**_StoreRetriever._parameters(self), "max_postings": self.max_postings}
 
     @component.output_types(documents=list[Document])
     def run(
@@ -59,7 +72,9 @@ class BM25Retriever(_StoreRetriever):
         """`paths`: glob patterns on file paths; `file_ids`: only these files; `filters`: Haystack filters."""
         top_k = self.top_k if top_k is None else top_k
         _check_top_k(top_k)
-        docs = self.document_store.bm25_retrieval(query, top_k, filters, paths=paths, file_ids=file_ids)
+        docs = self.document_store.bm25_retrieval(
+            query, top_k, filters, paths=paths, file_ids=file_ids, max_postings=self.max_postings
+        )
         return {"documents": docs}
 
 

@@ -65,6 +65,10 @@ class SQLiteDocumentStore:
         if not create and not self.path.exists():
             raise DatabaseMissingError(f"no database at {self.path}: run `docqa index PATH` first (or pass --db)")
         self._engine: Engine = open_engine(self.path, create=create)
+        # Document frequency of index terms, for max_postings planning; fts5vocab counts a
+        # common term's documents by reading its whole posting list, so counts are kept
+        # (a little staleness only shifts which words a query leaves out).
+        self._frequency: dict[str, int] = {}
 
     # -- Haystack DocumentStore protocol -------------------------------------------------
 
@@ -101,6 +105,7 @@ class SQLiteDocumentStore:
         *,
         paths: list[str] | None = None,
         file_ids: list[int] | None = None,
+        max_postings: int | None = None,
     ) -> list[Document]:
         """The `top_k` passages that best match the words of `query`, best first.
 
@@ -108,12 +113,22 @@ class SQLiteDocumentStore:
         non-stopword words, OR-ed (store.terms.match_expression); each Document's score is
         -bm25(), so higher is better. `filters` are Haystack filters; `paths` are glob
         patterns on the file path (any may match); `file_ids` restrict to those files.
+
+        FTS5 scores every passage that holds any query word, so a word found in a large
+        share of a big collection dominates the cost while adding little to the ranking (its
+        IDF is small). With `max_postings`, the words are taken rarest first while the
+        passages holding them add up to at most that many (the rarest word always), and the
+        rest are left out of the query. Collections where the words' postings stay under the
+        budget are ranked exactly.
         """
-        from store.terms import match_expression
+        from store.terms import match_expression, query_words
 
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
-        expression = match_expression(query)
+        words = query_words(query)
+        if max_postings is not None and len(words) > 1:
+            words = self._within_postings(words, max_postings)
+        expression = match_expression(words)
         if expression is None:
             return []
         fts = table("passages_fts", column("rowid"), column("rank"))
@@ -146,6 +161,31 @@ class SQLiteDocumentStore:
         )
         with self._engine.connect() as conn:
             return [_to_document(row, score=row.score) for row in conn.execute(query_)]
+
+    def _within_postings(self, words: list[str], budget: int) -> list[str]:
+        """`words` rarest first, as many as keep their postings within `budget` (at least one)."""
+        from store.terms import terms
+
+        stems = {w: (terms(w) or [w])[0] for w in words}
+        missing = {stem for stem in stems.values() if stem not in self._frequency}
+        if missing:
+            with self._engine.connect() as conn:
+                # fts5vocab reads document frequencies from the index; a temp table, so the
+                # database file is not changed.
+                conn.exec_driver_sql("CREATE VIRTUAL TABLE IF NOT EXISTS temp.passages_vocab USING fts5vocab(main, passages_fts, 'row')")
+                for stem in missing:
+                    found = conn.exec_driver_sql("SELECT doc FROM temp.passages_vocab WHERE term = ?", (stem,)).scalar()
+                    self._frequency[stem] = found or 0
+                conn.rollback()
+        frequency = self._frequency
+        ranked = sorted(words, key=lambda w: frequency[stems[w]])
+        kept, total = [ranked[0]], frequency[stems[ranked[0]]]
+        for word in ranked[1:]:
+            total += frequency[stems[word]]
+            if total > budget:
+                break
+            kept.append(word)
+        return kept
 
     @staticmethod
     def check_filters(filters: dict[str, Any]) -> None:
@@ -284,6 +324,7 @@ class SQLiteDocumentStore:
         """One write transaction, holding SQLite's write lock from its first statement."""
         with self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             yield conn
+        self._frequency.clear()
 
     @staticmethod
     def _upsert_file(

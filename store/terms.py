@@ -61,16 +61,22 @@ def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
     return _stemmer().stemWords(tokens)
 
 
-def match_expression(question: str) -> str | None:
-    """An FTS5 MATCH expression for `question`: its non-stopword words, each quoted, OR-ed.
+def query_words(question: str) -> list[str]:
+    """The distinct folded words a question is searched by: its non-stopwords (or, failing
+    those, all its words)."""
+    tokens = words(question)
+    kept = [t for t in tokens if t not in STOPWORDS] or tokens  # a question of stopwords only
+    return list(dict.fromkeys(kept))
+
+
+def match_expression(question: str | list[str]) -> str | None:
+    """An FTS5 MATCH expression for `question` (or its query words): each word quoted, OR-ed.
 
     Quoting makes every word an FTS5 string, so no user text can be read as FTS5 syntax
     (", *, NEAR, OR, AND, NOT, -, :, ^, parentheses). The index's tokenizer then stems each
     one. None when the question has no searchable word.
     """
-    tokens = words(question)
-    kept = [t for t in tokens if t not in STOPWORDS] or tokens  # a question of stopwords only
-    unique = list(dict.fromkeys(kept))
+    unique = query_words(question) if isinstance(question, str) else question
     if not unique:
         return None
     return " OR ".join(f'"{t}"' for t in unique)

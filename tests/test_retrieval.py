@@ -122,3 +122,15 @@ def test_retrievers_serialise(store):
     for cls in (BM25Retriever, RankBM25Retriever):
         restored = cls.from_dict(cls(store, top_k=7).to_dict())
         assert isinstance(restored, cls) and restored.top_k == 7 and restored.document_store.path == store.path
+
+
+def test_max_postings_leaves_the_most_common_words_out(store):
+    common = [f"Passage {i} mentions the river and the city." for i in range(40)]
+    rare = ["The Kestrel locomotive crossed the river into the city.", "A Kestrel is also a small falcon."]
+    index(store, common + rare)
+    exact = store.bm25_retrieval("Kestrel river city", top_k=3)
+    assert {d.content for d in exact[:2]} == set(rare) and len(exact) == 3
+    # "river" and "city" occur in 41 passages each: over a budget of 10 only "kestrel" is searched.
+    pruned = store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=10)
+    assert {d.content for d in pruned} == set(rare)
+    assert store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=1000) == exact
