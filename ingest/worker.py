@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -103,6 +104,18 @@ def _init_worker(max_memory_mb: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit = max_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Exit once the indexer that started this worker is gone (killed with SIGKILL, say).
+
+    Without it a worker would wait forever on its task queue, whose pipe its sibling
+    workers keep open.
+    """
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def convert_files(paths: list[str], options: IngestOptions, workers: int) -> Iterator[Parsed]:

@@ -153,15 +153,7 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         if tables == 0 and version == 0:
             if not create:
                 raise StoreError(f"{path} is an empty database: run `docqa index PATH` first")
-            # WAL lets readers (docqa ask, the HTTP API) run while an indexer writes; it is a
-            # property of the file, so setting it once at creation is enough.
-            raw.execute("PRAGMA journal_mode = WAL")
-            with conn.begin():
-                Base.metadata.create_all(conn)
-                for ddl in _FTS_DDL:
-                    conn.exec_driver_sql(ddl)
-                conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _create(conn)
             return
         if app_id != APPLICATION_ID:
             raise StoreError(f"{path} is an SQLite database but not a docqa one: point --db at another file")
@@ -170,6 +162,23 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
                 f"{path} has schema version {version}, this docqa reads version {SCHEMA_VERSION}: "
                 f"index into a new database (--db NEW.db) or use the docqa release that wrote it"
             )
+
+
+def _create(conn: Any) -> None:
+    raw = conn.connection.dbapi_connection
+    # WAL lets readers (docqa ask, the HTTP API) run while an indexer writes; it is a
+    # property of the file, so setting it once at creation is enough.
+    raw.execute("PRAGMA journal_mode = WAL")
+    # IMMEDIATE, and a second look inside the transaction: two processes opening a new
+    # database at once must not both create the tables.
+    with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+            return
+        Base.metadata.create_all(conn)
+        for ddl in _FTS_DDL:
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def integrity_check(engine: Engine) -> list[str]:
