@@ -239,7 +239,17 @@ def main() -> None:
     # Haystack's telemetry would try to reach the network on pipeline runs; docqa runs
     # offline by default. Set HAYSTACK_TELEMETRY_ENABLED=True to opt in.
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-    cli(prog_name="docqa")
+    # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit status 1, while
+    # docqa's documented status for an interrupted command is 130.
+    try:
+        code = cli.main(prog_name="docqa", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
