@@ -7,11 +7,8 @@ import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from store.records import Failure
-
-from ingest.convert import SUPPORTED_SUFFIXES
 
 
 @dataclass(frozen=True)
@@ -52,10 +49,6 @@ def _matches(name: str, patterns: list[str]) -> bool:
 def sha256_file(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def is_supported(path: str) -> bool:
-    return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
 
 
 def under(path: str, roots: list[str]) -> bool:

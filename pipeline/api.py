@@ -40,7 +40,6 @@ from pipeline.api_models import (
     DocumentDetail,
     DocumentList,
     ErrorResponse,
-    FileModel,
     Health,
     PassageModel,
     StatsModel,

@@ -58,12 +58,6 @@ class Reader:
         if self._loaded is None:
             self._loaded = load(self.config.model, self.config.device, self.config.precision)
 
-    @property
-    def device(self) -> torch.device:
-        self.warm_up()
-        assert self._loaded is not None
-        return self._loaded.device
-
     def read(self, question: str, passages: Sequence[Document], top_k: int | None = None) -> list[Answer]:
         return self.read_batch([question], [passages], top_k=top_k)[0]
 
