@@ -22,6 +22,7 @@ from store.records import Failure, FileInfo
 
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
+from ingest.split import Split
 from ingest.worker import Parsed, convert_files
 
 logger = logging.getLogger(__name__)
@@ -119,18 +120,20 @@ def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, optio
     if parsed.error is not None:
         _record_failure(store, report, parsed.file, parsed.error, options.splitter)
         return
-    from store.haystack_compat import Document  # imported only when there are passages to write
-
-    passages = [
-        Document(
-            content=split.text,
-            meta={"file_path": parsed.file.path, "page_number": page, "split_id": i, "split_idx_start": split.start},
-        )
-        for i, (split, page) in enumerate(zip(parsed.splits, parsed.page_numbers))
-    ]
+    passages = _documents(parsed.file.path, parsed.splits, parsed.page_numbers)
     store.save_file(parsed.file, parsed.pages, passages, splitter=options.splitter)
     report.indexed += 1
     report.passages += len(passages)
+
+
+def _documents(path: str, splits: list[Split], pages: list[int | None]) -> list[Any]:
+    """The passages of one file as Documents with the structural meta of DESIGN.md."""
+    from store.haystack_compat import Document  # imported only when there are passages to write
+
+    return [
+        Document(content=s.text, meta={"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start})
+        for i, (s, page) in enumerate(zip(splits, pages))
+    ]
 
 
 def _record_failure(
@@ -155,17 +158,11 @@ def index_text(store: SQLiteDocumentStore, name: str, text: str, options: Ingest
     """
     import hashlib
 
-    from store.haystack_compat import Document
-
     from ingest.clean import clean
     from ingest.split import split_text
 
-    cleaned = clean(text)
-    splits = split_text(cleaned, options.split_length, options.split_overlap)
-    passages = [
-        Document(content=s.text, meta={"file_path": name, "page_number": None, "split_id": i, "split_idx_start": s.start})
-        for i, s in enumerate(splits)
-    ]
+    splits = split_text(clean(text), options.split_length, options.split_overlap)
+    passages = _documents(name, splits, [None] * len(splits))
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     store.save_file(FileInfo(name, sha, len(text), None), None, passages, splitter=options.splitter)
     return len(passages)

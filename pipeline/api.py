@@ -251,12 +251,12 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
 
         options = dataclasses.replace(config.ingest, workers=0)
         report = index_paths(qa.store, [path], options, workers=0, show_progress=False)
+        record = qa.store.get_file_by_path(str(path))
         if report.failed:
-            state_record = qa.store.file_states().get(str(path))
-            if state_record is not None:
-                qa.store.delete_file(state_record.id)
+            if record is not None:
+                qa.store.delete_file(record.id)
             raise ApiError(422, "file", report.failures[0].error)
-        return qa.store.get_file(qa.store.file_states()[str(path)].id)
+        return record
 
     @app.get("/healthz", response_model=Health)
     async def healthz() -> dict[str, str]:
@@ -269,7 +269,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         if not state["ready"]:
             return JSONResponse({"status": f"not ready: {state['error'] or 'loading the model'}"}, status_code=503)
         try:
-            await run_in_threadpool(qa.store.count_documents)
+            await run_in_threadpool(qa.store.has_passages)
         except Exception as exc:
             return JSONResponse({"status": f"not ready: database error: {exc}"}, status_code=503)
         return {"status": "ready"}

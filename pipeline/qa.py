@@ -96,7 +96,7 @@ class QA:
             raise ValueError(f"top_k and retrieve_k must be >= 1, got {top_k} and {retrieve_k}")
         for question in questions:
             self.check_question(question)
-        if self.store.count_documents() == 0:
+        if not self.store.has_passages():
             raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
         passages = [self.retrieve(q, retrieve_k, paths=paths, file_ids=file_ids, filters=filters) for q in questions]
         # Enough candidates per question for the merging in rank() to see every likely answer.

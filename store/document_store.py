@@ -275,6 +275,16 @@ class SQLiteDocumentStore:
             row = conn.execute(self._select_files().where(FileRow.id == file_id)).first()
             return _to_file_record(row) if row is not None else None
 
+    def get_file_by_path(self, path: str) -> FileRecord | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(self._select_files().where(FileRow.path == path)).first()
+            return _to_file_record(row) if row is not None else None
+
+    def has_passages(self) -> bool:
+        """Whether any passage is stored (cheaper than counting them on a large database)."""
+        with self._engine.connect() as conn:
+            return conn.execute(select(PassageRow.pk).limit(1)).first() is not None
+
     def file_passages(self, file_id: int) -> list[Document]:
         """The passages of one file, in order."""
         with self._engine.connect() as conn:

@@ -150,6 +150,9 @@ def test_list_get_and_delete_files(document_store):
     second, _ = document_store.list_files(offset=1, limit=10)
     assert [(f.path, f.status, f.error, f.passages) for f in second] == [("/docs/b.pdf", "failed", "encrypted PDF", 0)]
     assert document_store.get_file(a).path == "/docs/a.pdf" and document_store.get_file(999) is None
+    assert document_store.get_file_by_path("/docs/a.pdf").id == a and document_store.get_file_by_path("/x") is None
+    assert document_store.has_passages()
     assert [d.content for d in document_store.file_passages(a)] == ["one", "two"]
     assert document_store.delete_file(a) is True and document_store.delete_file(a) is False
     assert document_store.count_documents() == 0 and document_store.integrity_check() == ["ok"]
+    assert not document_store.has_passages()
