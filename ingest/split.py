@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 _WORD = re.compile(r"\S+")
@@ -36,22 +37,46 @@ def split_text(text: str, length: int, overlap: int) -> list[Split]:
     else after exactly `length` words; a remainder of up to 1.25 x length words stays whole,
     so no passage is a tiny tail. Never returns an empty passage.
     """
+    return list(split_stream([text], length, overlap))
+
+
+def split_stream(pieces: Iterable[str], length: int, overlap: int) -> Iterator[Split]:
+    """split_text() of the pieces joined, holding only the passage being cut in memory.
+
+    A passage is cut as soon as enough words follow it to decide exactly as split_text
+    would: past its longest possible end, plus one word whose gap tells a paragraph break.
+    """
     if length < 1:
         raise ValueError(f"split_length must be >= 1, got {length}")
     if not 0 <= overlap < length:
         raise ValueError(f"split_overlap must be >= 0 and < split_length ({length}), got {overlap}")
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    lookahead = length + length // 4 + 1
+    buffer, base = "", 0  # buffer holds the text from offset `base` on
+    for piece in pieces:
+        buffer += piece
+        words = [(m.start(), m.end()) for m in _WORD.finditer(buffer)]
+        # The last word may go on in the next piece, and the gap after it is unknown.
+        if len(words) - 1 <= lookahead:
+            continue
+        first = yield from _cut(buffer, base, words, length, overlap, stop=len(words) - 1 - lookahead)
+        keep = words[first][0]
+        buffer, base = buffer[keep:], base + keep
+    words = [(m.start(), m.end()) for m in _WORD.finditer(buffer)]
+    yield from _cut(buffer, base, words, length, overlap, stop=len(words))
+
+
+def _cut(text: str, base: int, words: list[tuple[int, int]], length: int, overlap: int, stop: int) -> Generator[Split, None, int]:
+    """Yield the passages of `text` that start before word `stop`; returns the word the next one starts at."""
     ends = [_ends_sentence(text, words, i) for i in range(len(words))]
-    splits: list[Split] = []
     first = 0
-    while first < len(words):
+    while first < stop:
         last = _choose_end(first, len(words), length, ends)
         start = words[first][0]
-        splits.append(Split(text[start : words[last - 1][1]], start))
+        yield Split(text[start : words[last - 1][1]], base + start)
         if last == len(words):
-            break
+            return len(words)
         first = max(last - overlap, first + 1)
-    return splits
+    return first
 
 
 def _ends_sentence(text: str, words: list[tuple[int, int]], i: int) -> bool:

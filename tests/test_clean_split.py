@@ -4,8 +4,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.clean import clean
-from ingest.split import page_numbers, split_text
+import threading
+
+from ingest.clean import clean, clean_stream
+from ingest.split import page_numbers, split_stream, split_text
 
 
 def test_clean_joins_hyphenation_and_collapses_whitespace():
@@ -15,6 +17,40 @@ def test_clean_joins_hyphenation_and_collapses_whitespace():
 
 def test_clean_of_whitespace_is_empty():
     assert clean(" \n\n\t \x00 ") == ""
+
+
+def test_clean_of_long_whitespace_runs_does_not_hang():
+    # A paragraph pattern (\s*\n\s*\n\s*) backtracks quadratically on a run of spaces: a
+    # file of 1 MB of blank space took minutes. Bounded wait, so a regression fails, not hangs.
+    text = "a" + " " * 1_000_000 + "b\n \n" + "\t" * 1_000_000 + "c"
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(clean(text)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert result == ["a b\n\nc"]
+
+
+def chunked(text, cuts):
+    cuts = sorted(c % (len(text) + 1) for c in cuts)
+    return [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["a", "B", "-", "\n", " ", "\t", ".", "\x00", "\r", "\f", "\ufb01", "\u00ad", "\u2028", "\xa0", "word"]), max_size=200).map("".join),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+)
+def test_clean_stream_equals_clean_of_the_whole(text, cuts):
+    assert "".join(clean_stream(chunked(text, cuts))) == clean(text)
+
+
+def test_clean_stream_finds_cuts_far_back_and_cuts_junk_without_spaces(monkeypatch):
+    # The last safe cut lies before the last 4,096 characters, then a piece with no space at all.
+    text = "start of it.\n\n" + "x" * 10_000 + " tail"
+    assert "".join(clean_stream([text[:7000], text[7000:]])) == clean(text)
+    monkeypatch.setattr("ingest.clean._MAX_PIECE", 100)
+    pieces = list(clean_stream(["y" * 150, "y" * 150]))
+    assert "".join(pieces) == "y" * 300 and len(pieces) == 2
 
 
 def words(n, prefix="w"):
@@ -65,6 +101,19 @@ def test_page_numbers_across_page_breaks():
         ("delta\f\fepsilon", 17),
     ]
     assert page_numbers(text, [s.start for s in splits]) == [1, 1, 2, 2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(["w", "x.", "Dr.", "end!", "q?'", "\n\n", " ", "\f", "ab)"]), max_size=300).map("".join),
+    length=st.integers(1, 12),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+    data=st.data(),
+)
+def test_split_stream_equals_split_text_of_the_whole(text, length, cuts, data):
+    overlap = data.draw(st.integers(0, length - 1))
+    streamed = list(split_stream(chunked(text, cuts), length, overlap))
+    assert streamed == split_text(text, length, overlap)
 
 
 @settings(max_examples=200, deadline=None)
