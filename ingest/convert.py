@@ -3,6 +3,9 @@
 A PDF's pages are cleaned one by one and joined with form feeds, so a passage's page is the
 number of form feeds before it plus one. Anything that cannot be turned into text raises
 ConversionError with a one-line reason and, where there is one, the fix.
+
+Text files can also be read as a stream (`read_text_file`): decoded and cleaned chunk by
+chunk, so a file of hundreds of MB never sits in memory whole.
 """
 
 from __future__ import annotations
@@ -11,20 +14,33 @@ import codecs
 import io
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Protocol
 
 from store.errors import DocqaError
 
-from ingest.clean import clean
+from ingest.clean import clean, clean_stream
 from ingest.split import PAGE_BREAK
 
 SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Control characters that do not occur in text; more than a few of them means binary data.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_BINARY_SAMPLE = 100_000  # characters looked at for control characters
+# A streamed file's encoding is chosen from its first bytes; it is read on in chunks.
+_ENCODING_SAMPLE = 4 * 1024 * 1024
+_CHUNK = 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class _Decoder(Protocol):
+    def decode(self, data: bytes, final: bool = False) -> str: ...
 
 
 class ConversionError(DocqaError):
@@ -43,7 +59,7 @@ def convert(path: PurePath, data: bytes) -> Converted:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ConversionError(f"unsupported file type {suffix or '(none)'!r}: docqa reads .pdf, .txt and .md")
-    if not data.strip():
+    if not data or data.isspace():
         raise ConversionError("empty file" if not data else "empty file (only whitespace)")
     if suffix == ".pdf":
         return _convert_pdf(data)
@@ -86,31 +102,101 @@ def _decrypt_with_empty_password(reader: object) -> bool:
 
 def _convert_text(data: bytes) -> Converted:
     warnings: list[str] = []
-    text = _decode(data, warnings)
-    if len(_BINARY.findall(text[:100_000])) > max(8, len(text[:100_000]) // 1000):
+    # The whole file is at hand, so all of it chooses the encoding.
+    text = "".join(read_text([data], data, warnings))
+    return Converted(text, None, warnings)
+
+
+def read_text_file(file: Readable, warnings: list[str]) -> Iterator[str]:
+    """The cleaned text of an open text file, in pieces that join to what convert() gives.
+
+    The encoding is chosen from the first 4 MB; invalid bytes after that become U+FFFD
+    with a warning. Memory stays at a few chunks of 1 MB whatever the file's size.
+    """
+    sample = file.read(_ENCODING_SAMPLE)
+
+    def chunks() -> Iterator[bytes]:
+        yield sample
+        while chunk := file.read(_CHUNK):
+            yield chunk
+
+    return read_text(chunks(), sample, warnings)
+
+
+def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str]) -> Iterator[str]:
+    """Decode, check and clean a text file's bytes, given in `chunks`; `sample` is how they begin.
+
+    Raises ConversionError (while iterating) for binary data and for a file with no text.
+    """
+    decoder = _decoder(sample, warnings)
+    blank = True
+    text = ""
+    pieces = iter(chunks)
+    # Read on until there is enough text to tell binary data, or no more.
+    while len(text) < _BINARY_SAMPLE and (chunk := next(pieces, None)) is not None:
+        text += decoder.decode(chunk)
+    text += "" if len(text) >= _BINARY_SAMPLE else decoder.decode(b"", True)
+    head = text[:_BINARY_SAMPLE]
+    if len(_BINARY.findall(head)) > max(8, len(head) // 1000):
         raise ConversionError("binary file, not text: docqa reads .pdf, .txt and .md")
-    cleaned = clean(text)
-    if not cleaned:
-        raise ConversionError("empty file (no text after cleaning)")
-    return Converted(cleaned, None, warnings)
+
+    def decoded() -> Iterator[str]:
+        nonlocal blank
+        yield text
+        blank = not text.strip()
+        for chunk in pieces:
+            part = decoder.decode(chunk)
+            blank = blank and not part.strip()
+            yield part
+        yield decoder.decode(b"", True)
+
+    empty = True
+    for piece in clean_stream(decoded()):
+        empty = False
+        yield piece
+    if empty:
+        raise ConversionError("empty file (only whitespace)" if blank else "empty file (no text after cleaning)")
 
 
-def _decode(data: bytes, warnings: list[str]) -> str:
+def _decoder(sample: bytes, warnings: list[str]) -> _Decoder:
+    """An incremental decoder for a file that begins with `sample`: a BOM's encoding, UTF-8 or a detected one."""
     for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    if b"\x00" not in data:
+        if sample.startswith(bom):
+            return codecs.getincrementaldecoder(encoding)(errors="replace")
+    if b"\x00" not in sample:
         try:
-            return data.decode("utf-8-sig")
+            codecs.getincrementaldecoder("utf-8")().decode(sample, False)
         except UnicodeDecodeError:
             pass
+        else:
+            return _Utf8Decoder(warnings)
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    best = from_bytes(sample).best()
     if best is None:
         raise ConversionError("binary file, or text in an unknown encoding: save it as UTF-8")
     warnings.append(f"not UTF-8; read as {best.encoding}")
-    return str(best)
+    return codecs.getincrementaldecoder(best.encoding)(errors="replace")
+
+
+class _Utf8Decoder:
+    """UTF-8 (a leading BOM dropped); invalid bytes past the sample become U+FFFD, with one warning."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._warnings = warnings
+
+    def decode(self, data: bytes, final: bool = False) -> str:
+        state = self._decoder.getstate()
+        try:
+            return self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            if self._decoder.errors == "replace":
+                raise
+            self._warnings.append(f"invalid UTF-8 ({exc.reason}); bad bytes read as U+FFFD")
+            self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+            self._decoder.setstate(state)
+            return self._decoder.decode(data, final)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -3,29 +3,40 @@
 Files are known by path and content hash. An unchanged file (same hash, same splitter
 settings) is not parsed again; a changed one has its passages replaced in one transaction;
 a file that cannot be converted is recorded with its reason, and the batch goes on.
+
+Text files over `ingest.stream_text_above_mb` are not converted whole in a worker: this process
+reads, cleans and splits them chunk by chunk and writes their passages as they come, still
+in one transaction, so memory stays flat whatever the file's size. They need no time or
+memory limit: reading text costs time in proportion to its size and cannot loop.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from tqdm import tqdm
 
 from store.document_store import SQLiteDocumentStore
+from store.errors import StoreError
 from store.records import Failure, FileInfo
 
+from ingest.convert import ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
-from ingest.split import Split
+from ingest.split import Split, split_stream
 from ingest.worker import Parsed, convert_files
 
 logger = logging.getLogger(__name__)
+
+_TEXT_SUFFIXES = (".txt", ".md")
 
 
 @dataclass
@@ -38,6 +49,7 @@ class IndexReport:
     failures: list[Failure] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    error: str | None = None  # why the run stopped early: the database could not be written
 
     def to_json(self) -> dict[str, Any]:
         """The JSON summary of `docqa index --json` (DESIGN.md)."""
@@ -53,6 +65,8 @@ class IndexReport:
             f"{self.indexed} indexed ({self.passages} passages), {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.removed} removed in {self.seconds:.1f} s"
         )
+        if self.error is not None:
+            return "stopped: " + line
         return ("interrupted: " + line) if self.interrupted else line
 
 
@@ -69,7 +83,9 @@ def index_paths(
 
     `workers` overrides options.workers (None: one per CPU core; 0: no worker processes).
     `prune` forgets files under `paths` that are no longer there.
-    Ctrl-C stops after the files in flight; the report says it was interrupted.
+    Ctrl-C stops after the files in flight; the report says it was interrupted. A database
+    that cannot be written (full disk, read-only file) stops the run too: every later file
+    would fail the same way. The report carries the error; what was committed is kept.
     """
     started = time.perf_counter()
     roots = [os.path.abspath(p) for p in paths]
@@ -97,9 +113,14 @@ def index_paths(
             else:
                 todo.append(path)
 
+        streamed = [path for path in todo if _is_large_text(path, options.stream_text_above_mb)]
+        todo = [path for path in todo if path not in streamed]
         n_workers = _worker_count(options.workers if workers is None else workers, len(todo))
         for parsed in convert_files(todo, options, n_workers):
             _save(store, report, parsed, options)
+            progress.update()
+        for path in streamed:
+            _save_streamed(store, report, path, options, show_progress)
             progress.update()
 
         if prune:
@@ -108,6 +129,8 @@ def index_paths(
             report.removed = store.remove_files(gone)
     except KeyboardInterrupt:
         report.interrupted = True
+    except StoreError as exc:
+        report.error = str(exc)
     finally:
         progress.close()
     report.seconds = time.perf_counter() - started
@@ -123,17 +146,79 @@ def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, optio
     passages = _documents(parsed.file.path, parsed.splits, parsed.page_numbers)
     store.save_file(parsed.file, parsed.pages, passages, splitter=options.splitter)
     report.indexed += 1
-    report.passages += len(passages)
+    report.passages += len(parsed.splits)
 
 
-def _documents(path: str, splits: list[Split], pages: list[int | None]) -> list[Any]:
+def _documents(path: str, splits: Iterable[Split], pages: Iterable[int | None]) -> Iterator[Any]:
     """The passages of one file as Documents with the structural meta of DESIGN.md."""
     from store.haystack_compat import Document  # imported only when there are passages to write
 
-    return [
-        Document(content=s.text, meta={"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start})
-        for i, (s, page) in enumerate(zip(splits, pages))
-    ]
+    for i, (s, page) in enumerate(zip(splits, pages)):
+        yield Document(content=s.text, meta={"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start})
+
+
+def _is_large_text(path: str, above_mb: float) -> bool:
+    try:
+        return path.lower().endswith(_TEXT_SUFFIXES) and os.path.getsize(path) > above_mb * 1024 * 1024
+    except OSError:
+        return False  # a worker tries to read it and reports why it cannot
+
+
+def _save_streamed(store: SQLiteDocumentStore, report: IndexReport, path: str, options: IngestOptions, show_progress: bool) -> None:
+    """Index one large text file as it is read (see the module docstring)."""
+    try:
+        # Hashed first, because the file's row is written before its passages; the bytes
+        # converted are hashed again on the way, so a file changed meanwhile is caught.
+        sha = sha256_file(path)
+        f = open(path, "rb")
+    except OSError as exc:
+        _record_failure(store, report, FileInfo(path, None, None, None), f"cannot read: {exc.strerror or exc}", options.splitter)
+        return
+    stat = os.fstat(f.fileno())
+    info = FileInfo(path, sha, stat.st_size, stat.st_mtime)
+    warnings: list[str] = []
+    written = 0
+    bar = tqdm(total=stat.st_size, unit="B", unit_scale=True, desc=os.path.basename(path), leave=False,
+               file=sys.stderr, disable=not show_progress, dynamic_ncols=True)
+    reader = _HashingReader(f, bar)
+
+    def passages() -> Iterator[Any]:
+        nonlocal written
+        splits = split_stream(read_text_file(reader, warnings), options.split_length, options.split_overlap)
+        for written, document in enumerate(_documents(path, splits, itertools.repeat(None)), 1):
+            yield document
+        if reader.hexdigest() != sha:
+            raise ConversionError("the file changed while it was being indexed: run `docqa index` again")
+
+    try:
+        with f, bar:
+            store.save_file(info, None, passages(), splitter=options.splitter)
+    except OSError as exc:
+        _record_failure(store, report, info, f"cannot read: {exc.strerror or exc}", options.splitter)
+        return
+    except ConversionError as exc:
+        _record_failure(store, report, info, str(exc), options.splitter)
+        return
+    for warning in warnings:
+        logger.warning("%s: %s", path, warning)
+    report.indexed += 1
+    report.passages += written
+
+
+class _HashingReader:
+    """A binary file that hashes what is read from it and shows progress."""
+
+    def __init__(self, file: BinaryIO, bar: tqdm[Any]) -> None:
+        self._file, self._bar, self._hash = file, bar, hashlib.sha256()
+
+    def read(self, size: int = -1, /) -> bytes:
+        data = self._file.read(size)
+        self._hash.update(data)
+        self._bar.update(len(data))
+        return data
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 def _record_failure(
@@ -162,7 +247,7 @@ def index_text(store: SQLiteDocumentStore, name: str, text: str, options: Ingest
     from ingest.split import split_text
 
     splits = split_text(clean(text), options.split_length, options.split_overlap)
-    passages = _documents(name, splits, [None] * len(splits))
+    passages = _documents(name, splits, itertools.repeat(None))
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
     store.save_file(FileInfo(name, sha, len(text), None), None, passages, splitter=options.splitter)
-    return len(passages)
+    return len(splits)

@@ -18,6 +18,7 @@ class IngestOptions:
     workers: int | None = None
     timeout_s: float = 120.0
     max_memory_mb: int = 2048
+    stream_text_above_mb: float = 32.0
 
     def __post_init__(self) -> None:
         if self.split_length < 1:
@@ -30,6 +31,8 @@ class IngestOptions:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
         if self.max_memory_mb < 256:
             raise ValueError(f"max_memory_mb must be >= 256, got {self.max_memory_mb}")
+        if self.stream_text_above_mb < 0:
+            raise ValueError(f"stream_text_above_mb must be >= 0, got {self.stream_text_above_mb}")
 
     @property
     def splitter(self) -> str:

@@ -10,8 +10,9 @@ passages table through triggers inside it.
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,6 +44,8 @@ from store.schema import FileRow, PassageRow, integrity_check, open_engine
 
 # Ids per `IN (...)`: well under SQLite's limit on bound parameters.
 _ID_CHUNK = 10_000
+# Passages per INSERT when a file's passages arrive as a stream.
+_INSERT_BATCH = 1_000
 
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
@@ -232,18 +235,21 @@ class SQLiteDocumentStore:
             return {r.path: FileState(r.id, r.path, r.sha256, r.splitter, r.status) for r in rows}
 
     def save_file(
-        self, file: FileInfo, pages: int | None, passages: Sequence[Document], *, splitter: str | None = None
+        self, file: FileInfo, pages: int | None, passages: Iterable[Document], *, splitter: str | None = None
     ) -> int:
         """Record `file` as indexed with exactly `passages`, replacing what it had, atomically.
 
         Each passage's meta must hold page_number, split_id and split_idx_start; user keys
-        other than the structural ones are kept. Returns the file's id.
+        other than the structural ones are kept. `passages` may be a generator (a huge file
+        is written as it is read, a batch at a time); if it raises, nothing is written.
+        Returns the file's id.
         """
         with self._write() as conn:
             file_id = self._upsert_file(conn, file, pages=pages, splitter=splitter, status="indexed", error=None)
             conn.execute(delete(PassageRow).where(PassageRow.file_id == file_id))
-            if passages:
-                conn.execute(insert(PassageRow), [_passage_row(doc, file_id) for doc in passages])
+            stream = iter(passages)
+            while batch := [_passage_row(doc, file_id) for doc in itertools.islice(stream, _INSERT_BATCH)]:
+                conn.execute(insert(PassageRow), batch)
         return file_id
 
     def save_failure(self, file: FileInfo, error: str, *, splitter: str | None = None) -> None:

@@ -90,3 +90,16 @@ def write_corpus(folder: Path, pdfs: int, texts: int, pages: int = 3, seed: int 
         path.write_text(body, encoding="utf-8")
         written[str(path)] = [body]
     return written
+
+
+def write_large_text(path: Path, megabytes: float, seed: int = 0) -> Path:
+    """A text file of about `megabytes` MB of paragraphs, written in pieces (never whole in memory)."""
+    rng = random.Random(seed)
+    target = int(megabytes * 1024 * 1024)
+    with open(path, "w", encoding="utf-8") as f:
+        written = 0
+        while written < target:
+            paragraph = " ".join(sentence(rng) for _ in range(rng.randint(3, 12))) + "\n\n"
+            f.write(paragraph)
+            written += len(paragraph)
+    return path

@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
 import pytest
 
-from ingest.convert import ConversionError, convert
+import io
+
+import ingest.convert
+from ingest.convert import ConversionError, convert, read_text_file
 from tests.corpus import write_bad_files, write_image_only_pdf, write_pdf
 
 
@@ -61,3 +64,48 @@ def test_latin1_is_detected_with_a_warning():
 def test_utf16_with_bom():
     text = "Hello UTF-16 world. Unicode \u00e9\u00e8."
     assert convert(PurePath("a.txt"), text.encode("utf-16")).text == text
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    # Chunks of a few bytes, so that short texts exercise every boundary of a streamed read.
+    # The encoding sample stays long enough for charset detection to tell Latin-1.
+    monkeypatch.setattr(ingest.convert, "_ENCODING_SAMPLE", 512)
+    monkeypatch.setattr(ingest.convert, "_CHUNK", 7)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1"])
+def test_streamed_text_equals_converted_text(small_chunks, encoding):
+    text = "Caf\u00e9 au lait, na\u00efve fa\u00e7ade, tr\u00e8s bien. \u00c7a co\u00fbte cinq francs.\r\n\r\nUn docu-\nment   ici. " * 30
+    data = text.encode(encoding)
+    warnings: list[str] = []
+    streamed = "".join(read_text_file(io.BytesIO(data), warnings))
+    converted = convert(PurePath("a.txt"), data)
+    assert streamed == converted.text == clean_text(text)
+    assert warnings == converted.warnings
+
+
+def clean_text(text):
+    from ingest.clean import clean
+
+    return clean(text)
+
+
+def test_invalid_utf8_after_the_sample_is_replaced_with_a_warning(small_chunks):
+    data = ("Valid UTF-8 text, caf\u00e9 and more words to fill the sample. " * 10).encode() + b"bad \xff byte, caf\xc3\xa9."
+    warnings: list[str] = []
+    text = "".join(read_text_file(io.BytesIO(data), warnings))
+    assert text.endswith("bad \ufffd byte, caf\u00e9.")
+    assert warnings == ["invalid UTF-8 (invalid start byte); bad bytes read as U+FFFD"]
+
+
+def test_streamed_binary_and_blank_files_are_refused(small_chunks):
+    rng = random.Random(0)
+    with pytest.raises(ConversionError, match=r"^binary file, or text in an unknown encoding: save it as UTF-8$"):
+        list(read_text_file(io.BytesIO(bytes(rng.randrange(256) for _ in range(4000))), []))
+    with pytest.raises(ConversionError, match=r"^binary file, not text: docqa reads \.pdf, \.txt and \.md$"):
+        list(read_text_file(io.BytesIO(b"\x01\x02\x03\x04 words " * 500), []))
+    with pytest.raises(ConversionError, match=r"^empty file \(only whitespace\)$"):
+        list(read_text_file(io.BytesIO(b" \n" * 500), []))
+    with pytest.raises(ConversionError, match=r"^empty file \(no text after cleaning\)$"):
+        list(read_text_file(io.BytesIO(b"\x01 \x02 \xc2\xad \x03"), []))

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
+import ingest.indexer
 import ingest.worker
 from ingest.convert import convert
 from ingest.indexer import index_paths
@@ -162,3 +166,105 @@ def test_unreadable_folder_is_reported(tmp_path, store, options, monkeypatch):
     report = index_paths(store, [tmp_path], options, show_progress=False)
     assert [(f.path, f.error) for f in report.failures] == [(str(tmp_path / "locked"), "cannot read folder: Permission denied")]
     assert report.indexed == 1
+
+
+@pytest.fixture
+def streamed(monkeypatch):
+    """Names of the files that go through the streaming path."""
+    names = []
+    real = ingest.indexer._save_streamed
+
+    def spy(store, report, path, *args):
+        names.append(Path(path).name)
+        return real(store, report, path, *args)
+
+    monkeypatch.setattr(ingest.indexer, "_save_streamed", spy)
+    return names
+
+
+def test_large_text_files_are_streamed_into_exactly_the_passages_of_a_whole_read(tmp_path, options, monkeypatch, streamed):
+    from store.document_store import SQLiteDocumentStore
+    from tests.corpus import write_large_text
+
+    monkeypatch.setattr("ingest.convert._CHUNK", 4096)  # many chunks, however small the file
+    big = write_large_text(tmp_path / "big.txt", 0.25, seed=3)
+    (tmp_path / "small.md").write_text("A small file, converted whole.", encoding="utf-8")
+    results = {}
+    for mode, above_mb, expect_streamed in (("whole", 100.0, []), ("streamed", 0.1, ["big.txt"])):
+        store = SQLiteDocumentStore(tmp_path / f"{mode}.db")
+        streamed.clear()
+        report = index_paths(store, [tmp_path], dataclasses.replace(options, stream_text_above_mb=above_mb), show_progress=False)
+        assert streamed == expect_streamed
+        assert (report.indexed, report.failed) == (2, 0)
+        assert report.passages == store.count_documents() > 100
+        results[mode] = [(d.meta["file_path"], d.meta["split_id"], d.meta["split_idx_start"], d.content) for d in store.filter_documents()]
+        record = store.get_file_by_path(str(big))
+        assert (record.sha256, record.size) == (hashlib.sha256(big.read_bytes()).hexdigest(), big.stat().st_size)
+        assert store.integrity_check() == ["ok"]
+        store.close()
+    assert sorted(results["streamed"]) == sorted(results["whole"])
+
+
+def test_a_streamed_file_that_fails_midway_leaves_nothing_of_it(tmp_path, store, options, monkeypatch):
+    options = dataclasses.replace(options, stream_text_above_mb=0.0)
+    (tmp_path / "a.txt").write_text("First file, indexed whole. " * 30, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Second file, words and words. " * 300, encoding="utf-8")
+    index_paths(store, [tmp_path / "a.txt", tmp_path / "b.txt"], options, show_progress=False)
+    before = sorted(d.id for d in store.filter_documents())
+
+    # The file is changed while it is read: the bytes converted no longer match its hash.
+    (tmp_path / "b.txt").write_text("Second file, changed. " * 300, encoding="utf-8")
+    monkeypatch.setattr("ingest.indexer.sha256_file", lambda path: "0" * 64)
+    report = index_paths(store, [tmp_path / "b.txt"], options, show_progress=False)
+    assert [(Path(f.path).name, f.error) for f in report.failures] == [
+        ("b.txt", "the file changed while it was being indexed: run `docqa index` again")
+    ]
+    assert {d.meta["file_path"] for d in store.filter_documents()} == {str(tmp_path / "a.txt")}
+    monkeypatch.undo()
+
+    # Ctrl-C after some passages were read: the file's transaction is rolled back whole.
+    index_paths(store, [tmp_path / "b.txt"], options, show_progress=False)
+    kept = sorted(d.id for d in store.filter_documents())
+    real_split_stream = ingest.indexer.split_stream
+
+    def interrupted(*args, **kwargs):
+        for i, split in enumerate(real_split_stream(*args, **kwargs)):
+            if i == 20:
+                raise KeyboardInterrupt
+            yield split
+
+    monkeypatch.setattr("ingest.indexer.split_stream", interrupted)
+    (tmp_path / "b.txt").write_text("Second file, changed again. " * 300, encoding="utf-8")
+    report = index_paths(store, [tmp_path / "b.txt"], options, show_progress=False)
+    assert report.interrupted and report.indexed == 0
+    assert sorted(d.id for d in store.filter_documents()) == kept != before
+    assert store.integrity_check() == ["ok"]
+
+
+def test_streamed_bad_files_are_reported_and_the_batch_goes_on(tmp_path, store, options, streamed):
+    (tmp_path / "binary.txt").write_bytes(b"\x01\x02\x03\x04 junk " * 10_000)
+    (tmp_path / "blank.md").write_bytes(b" \n" * 50_000)
+    (tmp_path / "good.txt").write_text("Good words here. " * 5_000, encoding="utf-8")
+    report = index_paths(store, [tmp_path], dataclasses.replace(options, stream_text_above_mb=0.05), show_progress=False)
+    assert sorted(streamed) == ["binary.txt", "blank.md", "good.txt"]
+    assert sorted((Path(f.path).name, f.error) for f in report.failures) == [
+        ("binary.txt", "binary file, not text: docqa reads .pdf, .txt and .md"),
+        ("blank.md", "empty file (only whitespace)"),
+    ]
+    assert report.indexed == 1 and {d.meta["file_path"] for d in store.filter_documents()} == {str(tmp_path / "good.txt")}
+
+
+def test_symlink_loops_are_not_followed(tmp_path, store, options):
+    docs = tmp_path / "docs"
+    (docs / "inner").mkdir(parents=True)
+    (docs / "inner" / "a.txt").write_text("Only once.", encoding="utf-8")
+    os.symlink(docs, docs / "inner" / "back-to-top")  # a folder loop
+    os.symlink(docs / "loop2.txt", docs / "loop1.txt")  # a file symlink loop
+    os.symlink(docs / "loop1.txt", docs / "loop2.txt")
+    report = index_paths(store, [docs], options, show_progress=False)
+    assert report.indexed == 1
+    assert sorted((Path(f.path).name, f.error) for f in report.failures) == [
+        ("loop1.txt", "cannot read: Too many levels of symbolic links"),
+        ("loop2.txt", "cannot read: Too many levels of symbolic links"),
+    ]
+    assert [d.meta["file_path"] for d in store.filter_documents()] == [str(docs / "inner" / "a.txt")]
