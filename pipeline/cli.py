@@ -72,6 +72,8 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     click.echo(report.summary(), err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
+    if report.error is not None:
+        raise click.ClickException(report.error)
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if report.failed:

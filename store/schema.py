@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.errors import SchemaVersionError, StoreError
+from store.sqlite_errors import as_store_error
 
 # Bumped whenever the tables change; recorded in `PRAGMA user_version`.
 SCHEMA_VERSION = 1
@@ -127,6 +128,7 @@ def open_engine(path: Path, *, create: bool) -> Engine:
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "handle_error", lambda context: as_store_error(path, context.original_exception))
     try:
         _check_or_create(engine, path, create=create)
     except StoreError:
@@ -134,9 +136,10 @@ def open_engine(path: Path, *, create: bool) -> Engine:
         raise
     except Exception as exc:
         engine.dispose()
+        error = as_store_error(path, exc)
+        if error is not None:
+            raise error from exc
         cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the sqlite3 error
-        if isinstance(cause, sqlite3.DatabaseError) and "not a database" in str(cause):
-            raise StoreError(f"{path} is not a usable SQLite database ({cause}): point --db at a docqa database or a new file") from exc
         raise StoreError(f"cannot open database {path}: {cause}") from exc
     return engine
 
