@@ -8,6 +8,9 @@ table, and hold no passages of a half-indexed file; after the last kill one more
 finish the job and give exactly the reference's files and passages.
 
     python bench/crash.py [--files 300] [--kills 25] [--seed 0]
+
+Runs that finish before their kill lands do not count: the script goes on until `--kills`
+SIGKILLs have landed mid-run.
 """
 
 from __future__ import annotations
@@ -36,10 +39,18 @@ def run(folder: Path, db: Path) -> float:
     return time.perf_counter() - started
 
 
-def orphans(db: Path) -> int:
-    """Conversion workers still alive after their indexer was killed."""
+def orphans() -> int:
+    """Conversion workers still alive after their indexer was killed (adopted by init)."""
     out = subprocess.run(["pgrep", "-f", "multiprocessing.spawn"], capture_output=True, text=True)
-    return len(out.stdout.split())
+    count = 0
+    for pid in out.stdout.split():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        parent = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        count += parent == 1 or not Path(f"/proc/{parent}").exists()
+    return count
 
 
 def main() -> int:
@@ -63,8 +74,9 @@ def main() -> int:
 
     db = work / "killed.db"
     bad_states = 0
-    killed = 0
-    for kill in range(args.kills):
+    killed = runs = 0
+    while killed < args.kills:
+        runs += 1
         process = subprocess.Popen(index_command(folder, db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, full * 1.1))
         if process.poll() is None:
@@ -75,19 +87,19 @@ def main() -> int:
             problems = consistency_problems(db, reference)
             if problems:
                 bad_states += 1
-                print(f"kill {kill + 1}: {problems[:3]}", file=sys.stderr)
+                print(f"run {runs}: {problems[:3]}", file=sys.stderr)
         done = len(snapshot(db)) if db.exists() else 0
-        print(f"kill {kill + 1}/{args.kills}: {done}/{len(reference)} files indexed so far", file=sys.stderr)
+        print(f"run {runs}, {killed}/{args.kills} kills: {done}/{len(reference)} files indexed so far", file=sys.stderr)
         if done == len(reference):
             db.unlink()  # start over, so that later kills land at other moments of a run
             for suffix in ("-wal", "-shm"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
-    time.sleep(1)
-    leftover = orphans(db)
+    time.sleep(2)  # workers poll for their parent every 0.5 s
+    leftover = orphans()
     run(folder, db)
     final_problems = consistency_problems(db, reference)
     same = snapshot(db) == reference
-    print(f"\n{killed} SIGKILLs at random moments over {args.kills} runs of `docqa index` on {args.files} files")
+    print(f"\n{killed} SIGKILLs at random moments over {runs} runs of `docqa index` on {args.files} files")
     print(f"inconsistent states after a kill: {bad_states}")
     print(f"final run completes the job and equals the uninterrupted build: {same and not final_problems}")
     print(f"conversion workers left running after their indexer was killed: {leftover}")

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 import statistics
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def main() -> None:
             f"docqa's own 'seconds' first {report['seconds']:.3f}, re-run {report2['seconds']:.3f}"
         )
 
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         conn.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
         rows = conn.execute(

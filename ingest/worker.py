@@ -99,12 +99,14 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _init_worker(max_memory_mb: int) -> None:
+def _init_worker(max_memory_mb: int, parent: int) -> None:
     # Ctrl-C is the main process's to handle: it stops after the files in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit = max_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    # The parent's pid comes from the parent: one killed while this worker was still starting
+    # is already gone, and os.getppid() here would name whoever adopted the worker.
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="parent-watch").start()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -160,7 +162,7 @@ def _pool(workers: int, options: IngestOptions) -> Iterator[ProcessPoolExecutor]
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(options.max_memory_mb,),
+        initargs=(options.max_memory_mb, os.getpid()),
     )
     try:
         yield pool

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 
 def snapshot(db: Path) -> dict[str, list[tuple]]:
     """Every indexed file's passages (ordinal, page, start, text), by path."""
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         rows = conn.execute(
             "SELECT f.path, p.ordinal, p.page, p.start, p.text FROM passages p JOIN files f ON f.id = p.file_id "
             "WHERE f.status = 'indexed' ORDER BY f.path, p.ordinal"
@@ -23,7 +24,7 @@ def consistency_problems(db: Path, reference: dict[str, list[tuple]]) -> list[st
     """What is wrong with `db`: corruption, FTS out of step, or a file whose passages are not
     exactly those of the uninterrupted reference build (a half-indexed file). [] when fine."""
     problems = []
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
         if integrity != ["ok"]:
             problems.append(f"integrity_check: {integrity[:3]}")
