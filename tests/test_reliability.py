@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -140,3 +139,159 @@ def test_fuzzed_pdfs_never_crash_hang_or_leave_partial_data(tmp_path):
     states = store.file_states()
     indexed = {path for path in snapshot(tmp_path / "fuzz.db")}
     assert {p for p, s in states.items() if s.status == "indexed"} == indexed
+
+
+def test_a_worker_whose_indexer_died_before_it_started_exits():
+    # The parent's pid is handed over by the parent: a worker that starts after its indexer
+    # was killed must not take whoever adopted it for its parent and wait forever.
+    code = "import time; from ingest.worker import _init_worker; _init_worker(1024, 2**22 + 1); time.sleep(60)"
+    finished = subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=30)
+    assert finished.returncode == 1
+
+
+def peak_rss_mb(command: list[str], **kwargs) -> tuple[float, subprocess.CompletedProcess]:
+    """Run `command` under a fresh Python that reports its child's peak resident memory."""
+    probe = (
+        "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+        "sys.stderr.write(done.stderr); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(done.returncode)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, **kwargs)
+    return int(done.stdout.split()[-1]) / 1024, done
+
+
+def test_a_large_text_file_is_indexed_in_flat_memory(tmp_path):
+    from tests.corpus import write_large_text
+
+    big = write_large_text(tmp_path / "big.txt", 24)
+    config = tmp_path / "config.yaml"
+    config.write_text("ingest:\n  stream_text_above_mb: 1\n", encoding="utf-8")
+    peak, done = peak_rss_mb([sys.executable, "-m", "pipeline.cli", "index", str(big), "--db", str(tmp_path / "x.db"), "--config", str(config)], cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    # Measured: 224 MB streamed, the same as for a 40 MB file; read whole, this file took 637 MB.
+    assert peak < 350, f"peak RSS {peak:.0f} MB"
+    assert snapshot(tmp_path / "x.db")[str(big)][-1][2] > 24_000_000  # offsets run to the end of the file
+
+
+def expected_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(("Error:", "stopped:"))]
+
+
+def test_a_file_size_limit_stops_indexing_with_a_clear_error_and_loses_nothing(corpus, tmp_path):
+    import resource
+
+    folder, reference = corpus
+    db = tmp_path / "limited.db"
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+
+    process = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--db", str(db), "--workers", "1"],
+        cwd=REPO, capture_output=True, text=True, preexec_fn=limit_file_size, timeout=300,
+    )
+    assert process.returncode == 1
+    stopped, error = expected_lines(process.stderr)
+    assert stopped.startswith("stopped: ") and " indexed (" in stopped
+    assert error == (
+        f"Error: cannot read or write database {db} (disk I/O error, SQLITE_IOERR_WRITE), often a full disk or a "
+        "file-size limit (`ulimit -f`); what was written before is kept and the database is unharmed. Free some space "
+        "or raise the limit and run the command again"
+    )
+    assert consistency_problems(db, reference) == []
+    assert 0 < len(snapshot(db)) < len(reference)
+    finish = index_process(folder, db, "--workers", "2")
+    finish.communicate()
+    assert finish.returncode == 0 and snapshot(db) == reference
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 300 KB filesystem (tmpfs), where SQLite meets a real ENOSPC; needs mount rights."""
+    mountpoint = tmp_path / "small"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", str(mountpoint)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill up: {mounted.stderr.strip() or mounted.returncode}")
+    yield mountpoint
+    subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def test_a_full_disk_stops_indexing_with_a_clear_error_and_loses_nothing(corpus, small_disk):
+    folder, reference = corpus
+    db = small_disk / "full.db"
+    process = index_process(folder, db, "--workers", "1")
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert expected_lines(stderr)[-1] == (
+        f"Error: cannot write to database {db}: the disk is full (database or disk is full, SQLITE_FULL); what was "
+        "written before is kept and the database is unharmed. Free some space and run the command again"
+    )
+    assert consistency_problems(db, reference) == []
+    assert 0 < len(snapshot(db)) < len(reference)
+    subprocess.run(["mount", "-o", "remount,size=50m", str(small_disk)], check=True)
+    finish = index_process(folder, db, "--workers", "2")
+    finish.communicate()
+    assert finish.returncode == 0 and snapshot(db) == reference
+
+
+@pytest.fixture
+def read_only_view(tmp_path):
+    """A folder and a read-only view of it: a read-only bind mount as root (root writes to any
+    file whatever its mode), the folder itself with its write bits cleared otherwise."""
+    folder = tmp_path / "rw"
+    folder.mkdir()
+    if os.geteuid() != 0:
+
+        def clear_write_bits():
+            for path in folder.iterdir():
+                path.chmod(0o444)
+            folder.chmod(0o555)
+
+        yield folder, folder, clear_write_bits
+        folder.chmod(0o755)
+        return
+    view = tmp_path / "ro"
+    view.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(view)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount a read-only view of a folder: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder, view, lambda: subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
+def test_a_read_only_database_refuses_writes_clearly_and_stays_intact(read_only_view, tmp_path):
+    folder, view, make_read_only = read_only_view
+    (tmp_path / "a.txt").write_text("Alpha words here.", encoding="utf-8")
+    assert index_process(tmp_path / "a.txt", folder / "x.db").wait() == 0
+    before = snapshot(folder / "x.db")
+    make_read_only()
+    (tmp_path / "a.txt").write_text("Alpha words changed.", encoding="utf-8")
+    db = view / "x.db"
+    process = index_process(tmp_path / "a.txt", db)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1
+    cause = "unable to open database file, SQLITE_CANTOPEN" if os.geteuid() == 0 else "attempt to write a readonly database, SQLITE_READONLY_DIRECTORY"
+    assert expected_lines(stderr) == [
+        f"Error: cannot write to database {db} ({cause}): it is read-only here, and docqa needs write access to the "
+        "file and to its folder (SQLite keeps -wal and -shm files beside it); fix the permissions, or copy it somewhere writable"
+    ]
+    assert snapshot(folder / "x.db") == before
+    assert consistency_problems(folder / "x.db", before) == []
+
+
+def test_a_pdf_of_thousands_of_pages(tmp_path):
+    pages = [f"Page {n} begins. " + " ".join(f"w{n}x{i}" for i in range(45)) for n in range(1, 2001)]
+    path = write_pdf(tmp_path / "thick.pdf", pages)
+    store = SQLiteDocumentStore(tmp_path / "thick.db")
+    report = index_paths(store, [path], IngestOptions(split_length=40, split_overlap=8, workers=0), show_progress=False)
+    assert (report.indexed, report.failed) == (1, 0)
+    assert store.get_file_by_path(str(path)).pages == 2000
+    docs = store.filter_documents()
+    # Every word names its page, so each passage's first word says which page it starts on.
+    for doc in docs:
+        first = doc.content.split()[0]
+        expected = int(first[1:].split("x")[0]) if first.startswith("w") else int(doc.content.split()[1])
+        assert doc.meta["page_number"] == expected, doc.content[:40]
+    assert {d.meta["page_number"] for d in docs} == set(range(1, 2001))
