@@ -251,6 +251,8 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
 
         options = dataclasses.replace(config.ingest, workers=0)
         report = index_paths(qa.store, [path], options, workers=0, show_progress=False)
+        if report.error is not None:  # the database cannot be written: the server's problem, not the file's
+            raise ApiError(503, None, report.error)
         record = qa.store.get_file_by_path(str(path))
         if report.failed:
             if record is not None:

@@ -10,6 +10,7 @@ from pipeline.api import create_app, safe_name
 from pipeline.config import ApiConfig, Config, ReaderConfig, StoreConfig
 from pipeline.qa import QA
 from store.document_store import SQLiteDocumentStore
+from store.errors import StoreError
 from ingest.indexer import index_paths
 from ingest.options import IngestOptions
 from tests.corpus import write_pdf
@@ -152,6 +153,19 @@ def test_upload_bad_files(client, tmp_path):
     corrupt = client.post("/documents", files={"file": ("broken.pdf", b"%PDF-1.4 garbage", "application/pdf")})
     assert corrupt.status_code == 422 and error_of(corrupt)[1].startswith("corrupt or truncated PDF")
     assert client.get("/documents").json()["total"] == 3  # nothing of the refused uploads was kept
+
+
+def test_upload_when_the_database_cannot_be_written(client, setup, monkeypatch):
+    _, qa, folder = setup
+    message = f"cannot write to database {qa.store.path}: the disk is full (database or disk is full, SQLITE_FULL); ..."
+
+    def full(*args, **kwargs):
+        raise StoreError(message)
+
+    monkeypatch.setattr(qa.store, "save_file", full)
+    response = client.post("/documents", files={"file": ("notes.txt", b"Some words.", "text/plain")})
+    assert response.status_code == 503 and error_of(response) == (None, message)
+    assert not any(p.is_file() for p in (folder / "uploads").rglob("notes.txt"))  # the stored upload is removed
 
 
 def test_safe_name():
