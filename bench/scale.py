@@ -1,0 +1,220 @@
+"""Large collections: `docqa index` up to 1,000,000 passages, and one text file of hundreds of MB.
+
+Writes a folder in three tranches and indexes it with the real `docqa index` after each
+(incrementally: only the new files are converted), so the collection grows through about
+10k, 100k and 1M passages. Every tranche holds synthetic text files (sentences of words
+drawn from a Zipf distribution over SQuAD's vocabulary and generated words, as in
+bench/retrieval.py) and real PDFs (written with fpdf2); the first also holds the SQuAD
+public half's paragraphs, one file each, whose questions are then asked.
+
+After each tranche it records the run's time, the database size, the peak resident memory
+of the indexing process and of its conversion workers (sampled every 0.1 s with psutil),
+and the latency and recall@20 of the SQuAD questions (top 20, the default
+retriever.max_postings and exact ranking). Then it indexes one large text file into a
+database of its own and records its peak memory (streamed: it must stay under 1 GB).
+
+    python bench/scale.py [--passages 1000000] [--queries 500] [--large-text-mb 300] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SQUAD = REPO.parent / "shared" / "data" / "squad" / "dev-v1.1-public.json"
+sys.path.insert(0, str(REPO))
+
+# Passages a synthetic file yields (split_length 120, overlap 20: about 100 new words each).
+PASSAGES_PER_FILE = 1000
+WORDS_PER_PASSAGE = 100
+
+
+def write_synthetic(folder: Path, first: int, count: int, words: list[str], rng) -> None:  # type: ignore[no-untyped-def]
+    from bench.retrieval import synthetic_passages
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(first, first + count):
+        sentences = synthetic_passages(words, PASSAGES_PER_FILE * WORDS_PER_PASSAGE // 15, rng, length=15)
+        paragraphs = (" ".join(sentences[i : i + 8]) for i in range(0, len(sentences), 8))
+        (folder / f"synthetic-{number:05d}.txt").write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+
+
+def write_pdfs(folder: Path, first: int, count: int, pages: int) -> None:
+    import random
+
+    from tests.corpus import page_text, write_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(first, first + count):
+        rng = random.Random(number)
+        write_pdf(folder / f"report-{number:04d}.pdf", [page_text(rng, f"Report {number} page {p}") for p in range(1, pages + 1)])
+
+
+class MemorySampler:
+    """Peak RSS of a process and of its children, sampled in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.main_mb = self.worker_mb = self.total_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                main = self.process.memory_info().rss / 2**20
+                workers = [c.memory_info().rss / 2**20 for c in self.process.children(recursive=True)]
+            except psutil.Error:
+                break
+            self.main_mb = max(self.main_mb, main)
+            self.worker_mb = max([self.worker_mb, *workers])
+            self.total_mb = max(self.total_mb, main + sum(workers))
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def index(paths: list[Path], db: Path, config: Path | None = None) -> dict:
+    command = [sys.executable, "-m", "pipeline.cli", "index", *map(str, paths), "--db", str(db), "--json"]
+    if config is not None:
+        command += ["--config", str(config)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sampler = MemorySampler(process.pid)
+    out, _ = process.communicate()
+    sampler.stop()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"docqa index exited {process.returncode}")
+    report = json.loads(out)
+    return {"seconds": seconds, "report": report, "main_mb": sampler.main_mb, "worker_mb": sampler.worker_mb, "total_mb": sampler.total_mb}
+
+
+def ask(db: Path, questions, paragraph_files: list[str], max_postings: int | None) -> dict:  # type: ignore[no-untyped-def]
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(db, create=False)
+    store.bm25_retrieval(questions[0].question, 20, max_postings=max_postings)  # warm the page cache
+    times, hits = [], 0
+    for q in questions:
+        started = time.perf_counter()
+        docs = store.bm25_retrieval(q.question, 20, max_postings=max_postings)
+        times.append(time.perf_counter() - started)
+        hits += any(d.meta.get("file_path") == paragraph_files[q.paragraph] for d in docs)
+    store.close()
+    ordered = sorted(times)
+    return {
+        "median_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "recall20": hits / len(questions),
+    }
+
+
+def main() -> None:
+    import numpy as np
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--pdf-pages", type=int, default=10)
+    parser.add_argument("--large-text-mb", type=float, default=300)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args()
+
+    from bench.retrieval import vocabulary
+    from ingest.options import IngestOptions
+    from pipeline.evaluate import load_squad
+
+    rng = np.random.default_rng(0)
+    questions_all, paragraphs = load_squad(SQUAD)
+    pick = rng.choice(len(questions_all), size=min(args.queries, len(questions_all)), replace=False)
+    questions = [questions_all[i] for i in sorted(pick)]
+    words = vocabulary(paragraphs, 60_000, rng)
+    max_postings = 50_000  # config.yaml's retriever.max_postings
+    assert IngestOptions().split_length == 120
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-bench-scale-"))
+    docs, db = work / "docs", work / "scale.db"
+    squad = docs / "squad"
+    squad.mkdir(parents=True, exist_ok=True)
+    paragraph_files = []
+    for i, paragraph in enumerate(paragraphs):
+        path = squad / f"paragraph-{i:04d}.txt"
+        path.write_text(paragraph, encoding="utf-8")
+        paragraph_files.append(str(path))
+    print(f"work folder {work}", file=sys.stderr)
+
+    rows = []
+    synthetic_done = pdf_done = 0
+    checkpoints = [c for c in (10_000, 100_000, args.passages) if c <= args.passages]
+    total_passages = 0
+    for tranche, checkpoint in enumerate(checkpoints):
+        # About 1 passage in 20 from PDFs; the rest synthetic text.
+        pdfs = max(1, (checkpoint - total_passages) // 20 // (args.pdf_pages * 2))
+        started = time.perf_counter()
+        write_pdfs(docs / f"pdf-{tranche}", pdf_done, pdfs, args.pdf_pages)
+        pdf_done += pdfs
+        expected_pdf_passages = pdfs * args.pdf_pages * 2  # about 240 words a page
+        synthetic = max(0, round((checkpoint - total_passages - expected_pdf_passages - (len(paragraphs) if tranche == 0 else 0)) / PASSAGES_PER_FILE))
+        write_synthetic(docs / f"text-{tranche}", synthetic_done, synthetic, words, rng)
+        synthetic_done += synthetic
+        written_s = time.perf_counter() - started
+        print(f"tranche {tranche + 1}: wrote {pdfs} PDFs and {synthetic} text files in {written_s:.0f} s; indexing", file=sys.stderr)
+        run = index([docs], db)
+        total_passages += run["report"]["passages"]
+        size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+        budget = ask(db, questions, paragraph_files, max_postings)
+        exact = ask(db, questions, paragraph_files, None)
+        row = {
+            "passages": total_passages, "files": run["report"]["files"], "new_passages": run["report"]["passages"],
+            "index_s": run["seconds"], "passages_per_s": run["report"]["passages"] / run["seconds"],
+            "db_mb": size / 1e6, "main_mb": run["main_mb"], "worker_mb": run["worker_mb"], "total_mb": run["total_mb"],
+            "budget": budget, "exact": exact,
+        }
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+
+    large = None
+    if args.large_text_mb > 0:
+        from tests.corpus import write_large_text
+
+        (work / "large").mkdir(exist_ok=True)
+        big = write_large_text(work / "large" / "large.txt", args.large_text_mb)
+        run = index([big], work / "large.db")
+        large = {"mb": big.stat().st_size / 2**20, "seconds": run["seconds"], "passages": run["report"]["passages"], "peak_mb": run["total_mb"]}
+        print(json.dumps(large), file=sys.stderr)
+
+    print(f"\n`docqa index` (2 workers on {os.cpu_count()} cores), SQuAD questions: {len(questions)}, top 20\n")
+    print("| passages | files (new) | index run s | passages/s | database MB | peak RSS MB: indexer | one worker | all | "
+          f"max_postings {max_postings:,}: median ms | p99 ms | recall@20 | exact: median ms | p99 ms | recall@20 |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        b, e = r["budget"], r["exact"]
+        print(
+            f"| {r['passages']:,} | {r['files']['indexed']:,} | {r['index_s']:.0f} | {r['passages_per_s']:,.0f} | {r['db_mb']:,.0f} | "
+            f"{r['main_mb']:.0f} | {r['worker_mb']:.0f} | {r['total_mb']:.0f} | {b['median_ms']:.1f} | {b['p99_ms']:.1f} | "
+            f"{b['recall20']:.3f} | {e['median_ms']:.1f} | {e['p99_ms']:.1f} | {e['recall20']:.3f} |"
+        )
+    if large is not None:
+        print(f"\nOne {large['mb']:.0f} MB text file: {large['passages']:,} passages in {large['seconds']:.0f} s, peak RSS {large['peak_mb']:.0f} MB")
+    json.dump({"rows": rows, "large": large}, open(work / "scale.json", "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
