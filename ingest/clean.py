@@ -72,11 +72,7 @@ def _clean_prepared(text: str) -> str:
     text = _HYPHENATED.sub(lambda m: "" if m.group(1).islower() else "-", text)
     # One pass over whitespace runs; splitting on a paragraph pattern first (\s*\n\s*\n\s*)
     # backtracks quadratically on a long run of spaces, and a file of blank space would hang.
-    return _SPACE.sub(_collapse, text).strip()
-
-
-def _collapse(space: re.Match[str]) -> str:
-    return _join(space.group())
+    return _SPACE.sub(lambda space: _join(space.group()), text).strip()
 
 
 def _join(space: str) -> str:

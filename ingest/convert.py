@@ -25,7 +25,8 @@ from store.errors import DocqaError
 from ingest.clean import clean, clean_stream
 from ingest.split import PAGE_BREAK
 
-SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md")
+TEXT_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".pdf", *TEXT_SUFFIXES)
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Control characters that do not occur in text; more than a few of them means binary data.
 _BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -129,16 +130,17 @@ def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str]) -> It
     Raises ConversionError (while iterating) for binary data and for a file with no text.
     """
     decoder = _decoder(sample, warnings)
-    blank = True
-    text = ""
     pieces = iter(chunks)
+    text = ""
     # Read on until there is enough text to tell binary data, or no more.
-    while len(text) < _BINARY_SAMPLE and (chunk := next(pieces, None)) is not None:
+    for chunk in pieces:
         text += decoder.decode(chunk)
-    text += "" if len(text) >= _BINARY_SAMPLE else decoder.decode(b"", True)
+        if len(text) >= _BINARY_SAMPLE:
+            break
     head = text[:_BINARY_SAMPLE]
     if len(_BINARY.findall(head)) > max(8, len(head) // 1000):
         raise ConversionError("binary file, not text: docqa reads .pdf, .txt and .md")
+    blank = True
 
     def decoded() -> Iterator[str]:
         nonlocal blank

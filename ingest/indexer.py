@@ -28,15 +28,13 @@ from store.document_store import SQLiteDocumentStore
 from store.errors import StoreError
 from store.records import Failure, FileInfo
 
-from ingest.convert import ConversionError, read_text_file
+from ingest.convert import TEXT_SUFFIXES, ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
 from ingest.split import Split, split_stream
 from ingest.worker import Parsed, convert_files
 
 logger = logging.getLogger(__name__)
-
-_TEXT_SUFFIXES = (".txt", ".md")
 
 
 @dataclass
@@ -159,7 +157,7 @@ def _documents(path: str, splits: Iterable[Split], pages: Iterable[int | None]) 
 
 def _is_large_text(path: str, above_mb: float) -> bool:
     try:
-        return path.lower().endswith(_TEXT_SUFFIXES) and os.path.getsize(path) > above_mb * 1024 * 1024
+        return path.lower().endswith(TEXT_SUFFIXES) and os.path.getsize(path) > above_mb * 1024 * 1024
     except OSError:
         return False  # a worker tries to read it and reports why it cannot
 

@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ingest.convert import SUPPORTED_SUFFIXES
 from store.errors import DocqaError
 
 from pipeline.api_models import (
@@ -51,7 +52,7 @@ from pipeline.qa import QA
 from pipeline.ranking import Ranking
 
 logger = logging.getLogger(__name__)
-UPLOAD_SUFFIXES = (".pdf", ".txt", ".md")
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # what indexing converts
 _PAGE = Path(__file__).with_name("web") / "index.html"
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 500)}
 

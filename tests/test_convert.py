@@ -8,6 +8,7 @@ import pytest
 import io
 
 import ingest.convert
+from ingest.clean import clean
 from ingest.convert import ConversionError, convert, read_text_file
 from tests.corpus import write_bad_files, write_image_only_pdf, write_pdf
 
@@ -81,14 +82,8 @@ def test_streamed_text_equals_converted_text(small_chunks, encoding):
     warnings: list[str] = []
     streamed = "".join(read_text_file(io.BytesIO(data), warnings))
     converted = convert(PurePath("a.txt"), data)
-    assert streamed == converted.text == clean_text(text)
+    assert streamed == converted.text == clean(text)
     assert warnings == converted.warnings
-
-
-def clean_text(text):
-    from ingest.clean import clean
-
-    return clean(text)
 
 
 def test_invalid_utf8_after_the_sample_is_replaced_with_a_warning(small_chunks):
