@@ -7,9 +7,17 @@ from contextlib import closing
 from pathlib import Path
 
 
+def _is_empty(conn: sqlite3.Connection) -> bool:
+    # SQLite creates the file before the indexer's schema transaction commits: a database
+    # seen (or killed) in between has no tables yet, and nothing indexed in it.
+    return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
 def snapshot(db: Path) -> dict[str, list[tuple]]:
     """Every indexed file's passages (ordinal, page, start, text), by path."""
     with closing(sqlite3.connect(db)) as conn:
+        if _is_empty(conn):
+            return {}
         rows = conn.execute(
             "SELECT f.path, p.ordinal, p.page, p.start, p.text FROM passages p JOIN files f ON f.id = p.file_id "
             "WHERE f.status = 'indexed' ORDER BY f.path, p.ordinal"
@@ -28,6 +36,8 @@ def consistency_problems(db: Path, reference: dict[str, list[tuple]]) -> list[st
         integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
         if integrity != ["ok"]:
             problems.append(f"integrity_check: {integrity[:3]}")
+        if _is_empty(conn):
+            return problems
         try:
             # With rank 1, FTS5 also checks its index against the passages table.
             conn.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")

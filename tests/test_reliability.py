@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from ingest.indexer import index_paths
 from ingest.options import IngestOptions
 from store.document_store import SQLiteDocumentStore
+from store.errors import StoreError
 from tests.corpus import page_text, write_corpus, write_pdf
 from tests.reliability import consistency_problems, snapshot
 
@@ -56,6 +58,17 @@ def test_sigkill_at_random_moments_leaves_a_consistent_database(corpus, tmp_path
     finish.communicate()
     assert finish.returncode == 0
     assert consistency_problems(db, reference) == [] and snapshot(db) == reference
+
+
+def test_a_database_caught_before_its_schema_commits_reads_as_empty(tmp_path):
+    # The moment between SQLite creating the file and the indexer's schema transaction
+    # committing: what a reader (or a kill) can catch. CI once caught it.
+    db = tmp_path / "new.db"
+    sqlite3.connect(db).close()
+    with pytest.raises(StoreError) as err:
+        SQLiteDocumentStore(db, create=False)
+    assert str(err.value) == f"{db} is an empty database: run `docqa index PATH` first"
+    assert snapshot(db) == {} and consistency_problems(db, {"a.txt": [(0, None, 0, "x")]}) == []
 
 
 def test_ctrl_c_stops_after_the_files_in_flight_with_a_summary(corpus, tmp_path):
