@@ -69,7 +69,7 @@ def convert(path: PurePath, data: bytes) -> Converted:
 
 def _convert_pdf(data: bytes) -> Converted:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
     warnings: list[str] = []
     with _capture_pypdf_warnings(warnings):
@@ -84,6 +84,19 @@ def _convert_pdf(data: bytes) -> Converted:
             raise ConversionError("encrypted PDF that needs a password: save a decrypted copy (e.g. `qpdf --decrypt`) and index that") from None
         except DependencyError as exc:
             raise ConversionError(f"cannot decrypt this PDF: {exc}") from None
+        except LimitReachedError as exc:
+            # pypdf's guards against decompression bombs and reference loops; damaged files
+            # trip them too.
+            raise ConversionError(
+                f"PDF stopped at pypdf's safety limits, damaged or built to exhaust memory ({_one_line(exc)}): "
+                "if it opens in a PDF viewer, rewrite it with `qpdf in.pdf out.pdf` and index that"
+            ) from None
+        except NotImplementedError as exc:
+            # An unsupported stream filter or encryption method, or a filter name garbled by damage.
+            raise ConversionError(
+                f"PDF uses something pypdf cannot read ({_one_line(exc)}): "
+                "if it opens in a PDF viewer, export its text (`pdftotext in.pdf out.txt`) and index that"
+            ) from None
         except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError, AssertionError) as exc:
             # pypdf reports damage with many exception types; each means the same to the user.
             raise ConversionError(f"corrupt or truncated PDF ({type(exc).__name__}: {_one_line(exc)})") from None

@@ -10,7 +10,7 @@ import io
 import ingest.convert
 from ingest.clean import clean
 from ingest.convert import ConversionError, convert, read_text_file
-from tests.corpus import write_bad_files, write_image_only_pdf, write_pdf
+from tests.corpus import write_bad_files, write_bomb_pdf, write_image_only_pdf, write_pdf
 
 
 def test_pdf_pages_are_joined_by_form_feeds(tmp_path):
@@ -35,6 +35,38 @@ def test_bad_inputs_raise_with_reason(tmp_path, name):
     with pytest.raises(ConversionError) as err:
         convert(path, path.read_bytes())
     assert str(err.value).startswith(expected[name])
+
+
+def test_a_decompression_bomb_is_stopped_by_pypdfs_limits(tmp_path):
+    path = write_bomb_pdf(tmp_path / "bomb.pdf")
+    assert path.stat().st_size < 400_000
+    # How many compressed bytes remain unread depends on the zlib build; the rest is exact.
+    with pytest.raises(ConversionError, match=(
+        r"^PDF stopped at pypdf's safety limits, damaged or built to exhaust memory "
+        r"\(Limit reached while decompressing\. \d+ bytes remaining\.\): "
+        r"if it opens in a PDF viewer, rewrite it with `qpdf in\.pdf out\.pdf` and index that$"
+    )):
+        convert(path, path.read_bytes())
+
+
+def test_damage_that_trips_pypdfs_limits_or_unsupported_features_is_named(tmp_path):
+    good = write_pdf(tmp_path / "a.pdf", ["Hello world page one.", "Page two here."]).read_bytes()
+    oversized_xref = good.replace(b"xref\n0 11\n", b"xref\n0 99999\n")
+    garbled_filter = good.replace(b"/FlateDecode", b"/FlaLeDecode")
+    assert oversized_xref != good and garbled_filter != good
+    with pytest.raises(ConversionError) as err:
+        convert(PurePath("a.pdf"), oversized_xref)
+    assert str(err.value) == (
+        "PDF stopped at pypdf's safety limits, damaged or built to exhaust memory "
+        "(Declared size 99999 exceeds allowed limit of 68!): "
+        "if it opens in a PDF viewer, rewrite it with `qpdf in.pdf out.pdf` and index that"
+    )
+    with pytest.raises(ConversionError) as err:
+        convert(PurePath("a.pdf"), garbled_filter)
+    assert str(err.value) == (
+        "PDF uses something pypdf cannot read (Unsupported filter /FlaLeDecode): "
+        "if it opens in a PDF viewer, export its text (`pdftotext in.pdf out.txt`) and index that"
+    )
 
 
 def test_exact_messages(tmp_path):
