@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -17,7 +18,7 @@ from ingest.indexer import index_paths
 from ingest.options import IngestOptions
 from store.document_store import SQLiteDocumentStore
 from store.errors import StoreError
-from tests.corpus import page_text, write_corpus, write_pdf
+from tests.corpus import page_text, write_corpus, write_large_text, write_pdf
 from tests.reliability import consistency_problems, snapshot
 
 REPO = Path(__file__).resolve().parents[1]
@@ -107,6 +108,81 @@ def test_asking_while_indexing_reads_committed_files_without_lock_errors(corpus,
     process.communicate()
     assert errors == [] and seen > 0
     assert snapshot(db) == reference
+
+
+def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path, tiny_model):
+    # The whole path a user takes, reader included: `docqa ask` processes and HTTP requests
+    # run against the database while another process indexes into it.
+    from fastapi.testclient import TestClient
+
+    from pipeline.api import create_app
+    from pipeline.config import Config, ReaderConfig, StoreConfig
+    from pipeline.qa import QA
+
+    folder, reference = corpus
+    db = tmp_path / "live.db"
+    first = sorted(folder.rglob("*.txt"))[0]
+    assert index_process(first, db).wait() == 0  # one file, so the API starts ready
+    config = tmp_path / "docqa.yaml"
+    config.write_text(
+        f"store:\n  path: {db}\nreader:\n  model: {tiny_model}\ningest:\n  stream_text_above_mb: 8\n", encoding="utf-8"
+    )
+    questions = tmp_path / "questions.txt"
+    questions.write_text("".join(f"Where is the {w} archive?\n" for w in ("river", "harbor", "summit", "copper")), encoding="utf-8")
+
+    def ask_process() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "ask", "--batch", str(questions), "--config", str(config)],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def index_more(run: int) -> subprocess.Popen:
+        # A large text file keeps the indexer writing (streamed, in one long transaction)
+        # about as long as a `docqa ask` process takes to start and answer; while none has
+        # finished within the indexing, another large file follows.
+        large = write_large_text(tmp_path / f"large{run}.txt", 16, seed=run)
+        larges.append(str(large))
+        first_run_only = [str(folder)] if run == 0 else []
+        return index_process(large, db, *first_run_only, "--workers", "2", "--config", str(config))
+
+    qa = QA(Config(store=StoreConfig(path=str(db)), reader=ReaderConfig(model=str(tiny_model))))
+    larges: list[str] = []
+    process, runs = index_more(0), 1
+    asker = ask_process()
+    api_answers, cli_runs_during_indexing, failures = 0, 0, []
+    with TestClient(create_app(qa.config, qa)) as client:
+        while True:
+            if process.poll() is not None:
+                assert process.returncode == 0, process.communicate()
+                if cli_runs_during_indexing or runs == 4:
+                    break
+                process, runs = index_more(runs), runs + 1
+            response = client.post("/ask", json={"question": "Which river passes the mountain archive?", "top_k": 5})
+            committed = set(snapshot(db))  # taken after the answer: files only ever get added
+            if response.status_code != 200:
+                failures.append(f"API {response.status_code}: {response.text}")
+            else:
+                files = {a["file"] for a in response.json()["answers"]}
+                if not files <= committed:
+                    failures.append(f"API answered from uncommitted files {files - committed}")
+                api_answers += len(files)
+            if asker.poll() is not None:
+                out, err = asker.communicate()
+                rows = [json.loads(line) for line in out.splitlines()]
+                if asker.returncode != 0 or len(rows) != 4 or any("error" in r for r in rows):
+                    failures.append(f"docqa ask exited {asker.returncode}: {err.strip().splitlines()[-1:]}")
+                elif not {a["file"] for r in rows for a in r["answers"]} <= set(snapshot(db)):
+                    failures.append("docqa ask answered from uncommitted files")
+                cli_runs_during_indexing += process.poll() is None
+                asker = ask_process()
+            time.sleep(0.2)  # leave the cores to the indexer and the `docqa ask` process
+    asker.communicate()
+    print(f"{runs} indexing runs; {cli_runs_during_indexing} `docqa ask` runs within them")
+    assert failures == []
+    assert api_answers > 0 and cli_runs_during_indexing >= 1
+    final = snapshot(db)
+    assert {path: final[path] for path in reference} == reference
+    assert all(len(final[large]) > 5_000 for large in larges)
 
 
 def test_two_indexers_on_one_database(corpus, tmp_path):
