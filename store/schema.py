@@ -10,6 +10,7 @@ transaction and the two can never disagree after a crash.
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ APPLICATION_ID = 0x64716131
 # "Amazonia" matches "Amazonía". The query side (pipeline's retriever) relies on the same
 # tokenizer, which is what keeps indexing and querying consistent.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+# How long a connection waits for another process's write lock before "database is locked".
+BUSY_TIMEOUT_S = 30
 
 
 class Base(DeclarativeBase):
@@ -103,7 +107,7 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # Wait for a concurrent writer instead of failing with "database is locked".
-    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA foreign_keys = ON")
     # In WAL mode NORMAL still never corrupts the database, and a killed process loses no
     # committed transaction; only a power cut can lose the last commits. It saves an fsync
@@ -150,9 +154,12 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         # journal_mode cannot change inside one.
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        version = raw.execute("PRAGMA user_version").fetchone()[0]
-        app_id = raw.execute("PRAGMA application_id").fetchone()[0]
-        tables = raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        # One statement, so one snapshot: read one by one, they could straddle another
+        # process's schema commit (no tables yet, then tables but version 0).
+        tables, version, app_id = raw.execute(
+            "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
+            "(SELECT application_id FROM pragma_application_id)"
+        ).fetchone()
         if tables == 0 and version == 0:
             if not create:
                 raise StoreError(f"{path} is an empty database: run `docqa index PATH` first")
@@ -171,7 +178,7 @@ def _create(conn: Any) -> None:
     raw = conn.connection.dbapi_connection
     # WAL lets readers (docqa ask, the HTTP API) run while an indexer writes; it is a
     # property of the file, so setting it once at creation is enough.
-    raw.execute("PRAGMA journal_mode = WAL")
+    _switch_to_wal(raw)
     # IMMEDIATE, and a second look inside the transaction: two processes opening a new
     # database at once must not both create the tables.
     with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
@@ -182,6 +189,22 @@ def _create(conn: Any) -> None:
             conn.exec_driver_sql(ddl)
         conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _switch_to_wal(raw: sqlite3.Connection) -> None:
+    # When two processes create one database at once, both switch it to WAL, and SQLite
+    # answers one of them SQLITE_BUSY at once instead of calling the busy handler (waiting
+    # could deadlock). The pragma is idempotent, so that one tries again: by then the file
+    # is in WAL mode and the switch is a no-op.
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            raw.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def integrity_check(engine: Engine) -> list[str]:
