@@ -28,10 +28,11 @@ from store.document_store import SQLiteDocumentStore
 from store.errors import StoreError
 from store.records import Failure, FileInfo
 
+from ingest.clean import clean
 from ingest.convert import TEXT_SUFFIXES, ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
-from ingest.split import Split, split_stream
+from ingest.split import Split, split_stream, split_text
 from ingest.worker import Parsed, convert_files
 
 logger = logging.getLogger(__name__)
@@ -111,10 +112,12 @@ def index_paths(
             else:
                 todo.append(path)
 
-        streamed = [path for path in todo if _is_large_text(path, options.stream_text_above_mb)]
-        todo = [path for path in todo if path not in streamed]
-        n_workers = _worker_count(options.workers if workers is None else workers, len(todo))
-        for parsed in convert_files(todo, options, n_workers):
+        streamed: list[str] = []
+        converted: list[str] = []
+        for path in todo:
+            (streamed if _is_large_text(path, options.stream_text_above_mb) else converted).append(path)
+        n_workers = _worker_count(options.workers if workers is None else workers, len(converted))
+        for parsed in convert_files(converted, options, n_workers):
             _save(store, report, parsed, options)
             progress.update()
         for path in streamed:
@@ -239,11 +242,6 @@ def index_text(store: SQLiteDocumentStore, name: str, text: str, options: Ingest
 
     For text that is not in a file: evaluation sets, text from other systems.
     """
-    import hashlib
-
-    from ingest.clean import clean
-    from ingest.split import split_text
-
     splits = split_text(clean(text), options.split_length, options.split_overlap)
     passages = _documents(name, splits, itertools.repeat(None))
     sha = hashlib.sha256(text.encode("utf-8")).hexdigest()

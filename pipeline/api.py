@@ -47,12 +47,12 @@ from pipeline.api_models import (
     UploadResponse,
 )
 from pipeline.batcher import MicroBatcher
+from pipeline.cli_output import ranking_json
 from pipeline.config import Config
 from pipeline.qa import QA
 from pipeline.ranking import Ranking
 
 logger = logging.getLogger(__name__)
-UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES  # what indexing converts
 _PAGE = Path(__file__).with_name("web") / "index.html"
 _ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 500)}
 
@@ -164,11 +164,6 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         except DocqaError as exc:
             raise ApiError(409, None, str(exc)) from None
 
-    def response(ranking: Ranking, seconds: float) -> dict[str, Any]:
-        from pipeline.cli_output import ranking_json
-
-        return ranking_json(ranking, seconds)
-
     protected = [Depends(require_key)]
 
     @app.post("/ask", response_model=AskResponse, responses=_ERRORS, dependencies=protected)
@@ -183,7 +178,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
                 raise ApiError(422, "filters", str(exc)) from None
         started = time.perf_counter()
         [ranking] = await answer([body.question], top_k, body.filters, body.files)
-        return response(ranking, time.perf_counter() - started)
+        return ranking_json(ranking, time.perf_counter() - started)
 
     @app.post("/ask/batch", response_model=BatchResponse, responses=_ERRORS, dependencies=protected)
     async def ask_batch(body: BatchRequest) -> dict[str, Any]:
@@ -198,7 +193,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         started = time.perf_counter()
         rankings = await answer(body.questions, top_k, None, None)
         seconds = time.perf_counter() - started
-        return {"results": [response(r, seconds) for r in rankings]}
+        return {"results": [ranking_json(r, seconds) for r in rankings]}
 
     @app.get("/documents", response_model=DocumentList, responses=_ERRORS, dependencies=protected)
     async def list_documents(offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
@@ -231,7 +226,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
     async def upload(file: UploadFile = File(...)) -> dict[str, Any]:
         """Store an uploaded PDF, .txt or .md under the data folder and index it."""
         name = safe_name(file.filename or "")
-        if not name.lower().endswith(UPLOAD_SUFFIXES):
+        if not name.lower().endswith(SUPPORTED_SUFFIXES):  # what indexing converts
             raise ApiError(415, "file", f"unsupported file type {Path(name).suffix or '(none)'!r}: upload a .pdf, .txt or .md file")
         folder = Path(api.data_folder).resolve() / uuid.uuid4().hex
         folder.mkdir(parents=True)

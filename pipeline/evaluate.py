@@ -195,12 +195,12 @@ def load_qa(path: str | Path) -> list[QAItem]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise EvaluationError(f"{path} line {number} is not valid JSON: {exc.msg}") from None
-        question, answers = record.get("question") if isinstance(record, dict) else None, record.get("answers") if isinstance(record, dict) else None
+        fields = record if isinstance(record, dict) else {}
+        question, answers, file = fields.get("question"), fields.get("answers"), fields.get("file")
         if not isinstance(question, str) or not question.strip():
             raise EvaluationError(f'{path} line {number}: "question" must be a non-empty string')
         if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
             raise EvaluationError(f'{path} line {number}: "answers" must be a non-empty list of strings')
-        file = record.get("file")
         if file is not None and not isinstance(file, str):
             raise EvaluationError(f'{path} line {number}: "file" must be a string')
         items.append(QAItem(question, answers, file))
@@ -231,8 +231,10 @@ def evaluate_qa(path: str | Path, qa: Any, predictions_path: str | Path | None =
     items = load_qa(path)
     k = qa.config.retriever.top_k
     started = time.perf_counter()
+    qa.check_not_empty()
     retrieved = [qa.retrieve(item.question, k) for item in items]
-    rankings = qa.ask_batch([item.question for item in items], top_k=1, show_progress=show_progress)
+    # The passages just retrieved are the ones read: no second retrieval.
+    rankings = qa.answer([item.question for item in items], retrieved, top_k=1, show_progress=show_progress)
     predictions = [_top_text(r) for r in rankings]
     seconds = time.perf_counter() - started
     n = len(items)
@@ -242,9 +244,9 @@ def evaluate_qa(path: str | Path, qa: Any, predictions_path: str | Path | None =
         "f1": 100.0 * sum(max(f1(p, a) for a in i.answers) for p, i in zip(predictions, items)) / n,
         f"answer_recall@{k}": sum(any(_contains_answer(d.content or "", i.answers) for d in docs) for docs, i in zip(retrieved, items)) / n,
     }
-    with_file = [(docs, i) for docs, i in zip(retrieved, items) if i.file]
+    with_file = [(docs, i.file) for docs, i in zip(retrieved, items) if i.file]
     if with_file:
-        hits = sum(any(_same_file(d.meta.get("file_path"), i.file) for d in docs) for docs, i in with_file if i.file)
+        hits = sum(any(_same_file(d.meta.get("file_path"), file) for d in docs) for docs, file in with_file)
         result[f"file_recall@{k}"] = hits / len(with_file)
     result["seconds"] = round(seconds, 3)
     result["questions_per_second"] = round(n / seconds, 3) if seconds > 0 else None

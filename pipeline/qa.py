@@ -96,9 +96,12 @@ class QA:
             raise ValueError(f"top_k and retrieve_k must be >= 1, got {top_k} and {retrieve_k}")
         for question in questions:
             self.check_question(question)
-        if not self.store.has_passages():
-            raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
+        self.check_not_empty()
         passages = [self.retrieve(q, retrieve_k, paths=paths, file_ids=file_ids, filters=filters) for q in questions]
+        return self.answer(questions, passages, top_k, show_progress)
+
+    def answer(self, questions: Sequence[str], passages: list[list[Document]], top_k: int, show_progress: bool = False) -> list[Ranking]:
+        """Ranked answers for each question from the passages retrieved for it (ask_batch's second half)."""
         # Enough candidates per question for the merging in rank() to see every likely answer.
         read = self.reader.read_batch(list(questions), passages, top_k=4 * top_k + 10, show_progress=show_progress)
         ask = self.config.ask
@@ -120,6 +123,10 @@ class QA:
         if paths or file_ids or filters:
             raise ValueError("file filters need retriever.backend fts5")
         return self.retriever.run(question, top_k=top_k)["documents"]
+
+    def check_not_empty(self) -> None:
+        if not self.store.has_passages():
+            raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
 
     def check_question(self, question: str) -> None:
         if not question or not question.strip():

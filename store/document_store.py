@@ -277,13 +277,14 @@ class SQLiteDocumentStore:
             return [_to_file_record(r) for r in rows], total
 
     def get_file(self, file_id: int) -> FileRecord | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(self._select_files().where(FileRow.id == file_id)).first()
-            return _to_file_record(row) if row is not None else None
+        return self._one_file(FileRow.id == file_id)
 
     def get_file_by_path(self, path: str) -> FileRecord | None:
+        return self._one_file(FileRow.path == path)
+
+    def _one_file(self, condition: ColumnElement[bool]) -> FileRecord | None:
         with self._engine.connect() as conn:
-            row = conn.execute(self._select_files().where(FileRow.path == path)).first()
+            row = conn.execute(self._select_files().where(condition)).first()
             return _to_file_record(row) if row is not None else None
 
     def has_passages(self) -> bool:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from store.errors import SchemaVersionError, StoreError
-from store.sqlite_errors import as_store_error
+from store.sqlite_errors import BUSY_TIMEOUT_S, as_store_error
 
 # Bumped whenever the tables change; recorded in `PRAGMA user_version`.
 SCHEMA_VERSION = 1
@@ -39,9 +39,6 @@ APPLICATION_ID = 0x64716131
 # "Amazonia" matches "Amazonía". The query side (pipeline's retriever) relies on the same
 # tokenizer, which is what keeps indexing and querying consistent.
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-
-# How long a connection waits for another process's write lock before "database is locked".
-BUSY_TIMEOUT_S = 30
 
 
 class Base(DeclarativeBase):

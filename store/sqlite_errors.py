@@ -13,6 +13,10 @@ from pathlib import Path
 
 from store.errors import StoreError
 
+# How long a connection waits for another process's write lock (schema.open_engine sets
+# SQLite's busy_timeout from it) before "database is locked".
+BUSY_TIMEOUT_S = 30
+
 # SQLite rolls the failed transaction back: nothing committed before it is lost.
 _KEPT = "what was written before is kept and the database is unharmed"
 
@@ -38,7 +42,7 @@ def as_store_error(path: Path, error: BaseException) -> StoreError | None:
         )
     if name.startswith("SQLITE_BUSY") or "database is locked" in str(cause):
         return StoreError(
-            f"database {path} is locked: another process has been writing to it for more than 30 s ({detail}); "
+            f"database {path} is locked: another process has been writing to it for more than {BUSY_TIMEOUT_S} s ({detail}); "
             f"wait for it (another `docqa index`?) to finish and run the command again"
         )
     if name.startswith("SQLITE_CORRUPT"):
