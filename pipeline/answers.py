@@ -18,6 +18,9 @@ class Answer:
     documents because it is never normalised per passage. `probability` is the share of the
     question's probability mass on this answer, normalised over every candidate span of
     every passage read for the question (spans with the same text in one passage add up).
+    `passage_log_norm` is the logsumexp of the raw scores of every valid span of the passage
+    (all its windows): `exp(score - passage_log_norm)` is the answer's probability within its
+    passage, and the passage's own log-normaliser is the reader's evidence for it as a whole.
     `passage.content[start:end] == text` always holds.
     """
 
@@ -28,6 +31,7 @@ class Answer:
     passage: Document
     start: int
     end: int
+    passage_log_norm: float = 0.0
 
     @property
     def file(self) -> str | None:
@@ -49,13 +53,19 @@ class Answer:
             passage=answer.document,
             start=answer.document_offset.start,
             end=answer.document_offset.end,
+            passage_log_norm=float(answer.meta.get("passage_log_norm", 0.0)),
         )
 
     def to_extracted_answer(self) -> ExtractedAnswer:
         """The same answer as Haystack's ExtractedAnswer (score: the probability)."""
         from store.haystack_compat import ExtractedAnswer
 
-        meta: dict[str, Any] = {"raw_score": self.score, "file_path": self.file, "page_number": self.page}
+        meta: dict[str, Any] = {
+            "raw_score": self.score,
+            "passage_log_norm": self.passage_log_norm,
+            "file_path": self.file,
+            "page_number": self.page,
+        }
         return ExtractedAnswer(
             query=self.question,
             score=self.probability,

@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 class Window:
     pair: int  # index of the (question, passage) pair it was cut from
     input_ids: list[int]
+    type_ids: list[int]  # segment ids: 0 for the question, 1 for the passage (BERT-family models read them)
     context: list[bool]  # True for the passage's tokens (the only ones an answer may use)
     encoding: Any  # tokenizers.Encoding: character offsets and word boundaries of its tokens
 
@@ -50,7 +51,7 @@ def make_windows(
     windows = []
     for encoding, pair in zip(encoded.encodings, encoded["overflow_to_sample_mapping"]):
         context = [sequence == 1 for sequence in encoding.sequence_ids]
-        windows.append(Window(first_pair + pair, encoding.ids, context, encoding))
+        windows.append(Window(first_pair + pair, encoding.ids, encoding.type_ids, context, encoding))
     return windows
 
 

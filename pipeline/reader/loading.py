@@ -32,6 +32,9 @@ class LoadedModel:
     tokenizer: Any  # a fast tokenizer (offsets and word ids are needed)
     device: torch.device
     precision: str  # fp32, fp16, bf16 or int8
+    # Whether the model reads segment ids (BERT, ALBERT, ELECTRA, MobileBERT do; DistilBERT and
+    # RoBERTa do not): they are passed exactly when the model was trained with them.
+    segment_ids: bool = False
 
 
 def resolve_device(device: str) -> torch.device:
@@ -68,6 +71,7 @@ def load(model_name: str, device: str = "auto", precision: str = "auto") -> Load
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"the tokenizer of {model_name!r} is not a fast tokenizer: docqa needs its offset mapping (tokenizer.json)")
     model.eval()
+    segment_ids = uses_segment_ids(model, tokenizer)
     if precision == "int8":
         # torch.ao's dynamic quantisation is deprecated in favour of the torchao package,
         # but still ships with torch and needs nothing more; silence its notice.
@@ -79,8 +83,21 @@ def load(model_name: str, device: str = "auto", precision: str = "auto") -> Load
     elif precision in ("fp16", "bf16"):
         model = model.to(dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
     model = model.to(target)
-    logger.info("reader: %s on %s, %s", model_name, target, precision)
-    return LoadedModel(model, tokenizer, target, precision)
+    logger.info("reader: %s on %s, %s%s", model_name, target, precision, ", with segment ids" if segment_ids else "")
+    return LoadedModel(model, tokenizer, target, precision, segment_ids)
+
+
+def uses_segment_ids(model: Any, tokenizer: Any) -> bool:
+    """Whether the model takes token_type_ids and its tokenizer makes them, as in training.
+
+    Decided once at load, as transformers' own pipelines do it: the tokenizer's
+    `model_input_names` say what the model was trained on (RoBERTa's omit segment ids although
+    its forward accepts them), and the forward signature says what it accepts.
+    """
+    import inspect
+
+    accepts = "token_type_ids" in inspect.signature(model.forward).parameters
+    return accepts and "token_type_ids" in getattr(tokenizer, "model_input_names", ())
 
 
 def _from_pretrained(model_name: str) -> tuple[Any, Any]:

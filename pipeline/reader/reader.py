@@ -115,15 +115,20 @@ class Reader:
         pad_id = self._loaded.tokenizer.pad_token_id or 0
         ids = torch.full((len(windows), longest), pad_id, dtype=torch.long)
         attention = torch.zeros((len(windows), longest), dtype=torch.long)
+        segments = torch.zeros((len(windows), longest), dtype=torch.long)
         context = torch.zeros((len(windows), longest), dtype=torch.bool)
         for row, window in enumerate(windows):
             n = len(window.input_ids)
             ids[row, :n] = torch.tensor(window.input_ids)
             attention[row, :n] = 1
+            segments[row, :n] = torch.tensor(window.type_ids)
             context[row, :n] = torch.tensor(window.context)
         device = self._loaded.device
         with torch.inference_mode():
-            output = self._loaded.model(input_ids=ids.to(device), attention_mask=attention.to(device))
+            inputs = {"input_ids": ids.to(device), "attention_mask": attention.to(device)}
+            if self._loaded.segment_ids:
+                inputs["token_type_ids"] = segments.to(device)
+            output = self._loaded.model(**inputs)
             spans = best_spans(output.start_logits, output.end_logits, context.to(device), self.config.max_answer_len, n_best)
         scores, starts, ends = spans.scores.tolist(), spans.starts.tolist(), spans.ends.tolist()
         for row, window in enumerate(windows):
@@ -222,8 +227,21 @@ def _answers(
         ranked = sorted(merged.values(), key=lambda m: (-m[1], -m[0].score))[:top_k]
         results.append(
             [
-                Answer(question, pairs[c.pair][1].content[c.start : c.end], c.score, probability, pairs[c.pair][1], c.start, c.end)
+                Answer(
+                    question,
+                    pairs[c.pair][1].content[c.start : c.end],
+                    c.score,
+                    probability,
+                    pairs[c.pair][1],
+                    c.start,
+                    c.end,
+                    _logsumexp(log_norms[c.pair]),
+                )
                 for c, probability in ranked
             ]
         )
     return results
+
+
+def _logsumexp(values: list[float]) -> float:
+    return torch.logsumexp(torch.tensor(values, dtype=torch.float64), 0).item()
