@@ -1,12 +1,27 @@
-"""Batch question files for `docqa ask --batch`: one question per line, or JSONL with "question" and "id"."""
+"""Batch question jobs (`docqa ask --batch`): read a question file, ask it through QA, in input order.
+
+A question file holds one question per line, or JSONL with "question" and "id". A line that
+cannot be asked (not JSON, no question, a question QA refuses) becomes an error record and
+the rest of the batch goes on. Questions are asked a chunk at a time, so results come out
+(and can be written) while the job runs, always in input order.
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from store.errors import DocqaError
+
+from pipeline.qa import QA, AskOptions
+
+# Questions asked per call of QA.run: enough to fill the reader's batches, few enough that
+# results stream out steadily.
+CHUNK_QUESTIONS = 64
 
 
 class BatchFileError(DocqaError):
@@ -18,6 +33,18 @@ class BatchItem:
     id: str  # the "id" of a JSONL line, else the line number
     question: str
     error: str | None = None  # why this line cannot be asked; the rest of the batch goes on
+
+
+@dataclass
+class BatchSummary:
+    questions: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        asked = self.questions - self.failed
+        rate = asked / self.seconds if self.seconds > 0 else 0.0
+        return f"{self.questions} questions ({self.failed} failed) in {self.seconds:.1f} s, {rate:.2f} questions/s"
 
 
 def read_batch_file(path: str | Path) -> list[BatchItem]:
@@ -48,3 +75,43 @@ def read_batch_file(path: str | Path) -> list[BatchItem]:
             continue
         items.append(BatchItem(item_id, question))
     return items
+
+
+def run_batch(
+    qa: QA, items: Sequence[BatchItem], options: AskOptions, summary: BatchSummary, show_progress: bool = False
+) -> Iterator[dict[str, Any]]:
+    """One JSON record per item, in input order: {"id", **Ranking.to_json()} or {"id", "question", "error"}.
+
+    `summary` is filled in as the job runs (complete once the iterator is exhausted).
+    """
+    from tqdm import tqdm
+
+    started = time.perf_counter()
+    summary.questions = len(items)
+    progress = tqdm(total=len(items), unit="question", desc="asking", disable=not show_progress)
+    try:
+        for first in range(0, len(items), CHUNK_QUESTIONS):
+            chunk = items[first : first + CHUNK_QUESTIONS]
+            errors = [_error(qa, item) for item in chunk]
+            askable = [item for item, error in zip(chunk, errors) if error is None]
+            rankings = iter(qa.run([item.question for item in askable], options) if askable else [])
+            for item, error in zip(chunk, errors):
+                if error is None:
+                    yield {"id": item.id, **next(rankings).to_json()}
+                else:
+                    summary.failed += 1
+                    yield {"id": item.id, "question": item.question, "error": error}
+            progress.update(len(chunk))
+            summary.seconds = time.perf_counter() - started
+    finally:
+        progress.close()
+
+
+def _error(qa: QA, item: BatchItem) -> str | None:
+    if item.error is not None:
+        return item.error
+    try:
+        qa.check_question(item.question)
+    except DocqaError as exc:
+        return str(exc)
+    return None

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from store.errors import DocqaError
+from store.errors import DocqaError, check_count
 from ingest.options import IngestOptions
+
 
 _STRICT = {"extra": "forbid", "strict": True}
 
@@ -49,7 +50,7 @@ class ReaderConfig:
     doc_stride: int = 128
     max_question_len: int = 64
     max_answer_len: int = 30
-    top_k: int = 5
+    top_k: int = 30
     n_best_per_window: int | None = None
     batch_tokens: int = 16384
     max_batch_size: int = 64
@@ -67,8 +68,7 @@ class ReaderConfig:
                 f"(<= {self.max_seq_len - self.doc_stride - 3}), got {self.max_question_len}"
             )
         for name in ("max_answer_len", "top_k", "max_batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            check_count(name, getattr(self, name))
         if self.n_best_per_window is not None and self.n_best_per_window < 1:
             raise ValueError(f"n_best_per_window must be >= 1 or null, got {self.n_best_per_window}")
         if self.batch_tokens < self.max_seq_len:
@@ -89,8 +89,7 @@ class RetrieverConfig:
     def __post_init__(self) -> None:
         if self.backend not in _BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(_BACKENDS)}, got {self.backend!r}")
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        check_count("top_k", self.top_k)
         if self.max_postings is not None and self.max_postings < 1:
             raise ValueError(f"max_postings must be >= 1 or null, got {self.max_postings}")
 
@@ -106,16 +105,14 @@ class AskConfig:
     max_question_chars: int = 1000
 
     def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
+        check_count("top_k", self.top_k)
         if not 0.0 <= self.retrieval_weight <= 1.0:
             raise ValueError(f"retrieval_weight must be within [0, 1], got {self.retrieval_weight}")
         if not 0.0 <= self.min_score <= 1.0:
             raise ValueError(f"min_score must be within [0, 1], got {self.min_score}")
         if self.context_chars < 0:
             raise ValueError(f"context_chars must be >= 0, got {self.context_chars}")
-        if self.max_question_chars < 1:
-            raise ValueError(f"max_question_chars must be >= 1, got {self.max_question_chars}")
+        check_count("max_question_chars", self.max_question_chars)
 
 
 @dataclass(frozen=True)

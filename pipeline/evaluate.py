@@ -15,11 +15,22 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from store import haystack_compat  # noqa: F401  (Haystack without torch)
+from haystack import Document
+
+from ingest.options import IngestOptions
+from store.document_store import SQLiteDocumentStore
 from store.errors import DocqaError
 
+from pipeline.checks import QuestionError
+from pipeline.config import Config
 from pipeline.normalize import normalize_answer
+from pipeline.ranking import Ranking
+
+if TYPE_CHECKING:
+    from pipeline.qa import QA
 
 RECALL_AT = (1, 5, 20)
 
@@ -85,35 +96,40 @@ def squad_scores(predictions: dict[str, str], questions: Sequence[SquadQuestion]
     return {"exact_match": 100.0 * em / n if n else 0.0, "f1": 100.0 * total_f1 / n if n else 0.0}
 
 
-def index_paragraphs(paragraphs: Sequence[str], db: Path, options: Any) -> Any:
-    """A fresh store with every paragraph indexed as its own document, named squad:<index>."""
+def paragraph_name(index: int) -> str:
+    """The file path under which index_paragraphs stores paragraph `index`."""
+    return f"squad:{index}"
+
+
+def index_paragraphs(paragraphs: Sequence[str], db: Path, options: IngestOptions) -> SQLiteDocumentStore:
+    """A fresh store with every paragraph indexed as its own document, named paragraph_name(index)."""
     from ingest.indexer import index_text
-    from store.document_store import SQLiteDocumentStore
 
     store = SQLiteDocumentStore(db)
     for i, text in enumerate(paragraphs):
-        index_text(store, f"squad:{i}", text, options)
+        index_text(store, paragraph_name(i), text, options)
     return store
 
 
 def retrieval_recall(
-    store: Any, questions: Sequence[SquadQuestion], show_progress: bool = False, max_postings: int | None = None
-) -> tuple[dict[str, float], list[list[int]], float]:
+    qa: QA, questions: Sequence[SquadQuestion], paragraphs: int, show_progress: bool = False
+) -> tuple[dict[str, float], list[list[Document]], float]:
     """recall@k (a passage of the question's own paragraph in the top k) and median latency in ms.
 
-    Also returns, per question, the paragraph of each retrieved passage (for reuse).
+    Also returns the passages retrieved for each question (max(RECALL_AT) or retriever.top_k of them, whichever is more), for reading.
     """
     from tqdm import tqdm
 
-    depth = max(RECALL_AT)
+    options = qa.options(retrieve_k=max(max(RECALL_AT), qa.config.retriever.top_k))
+    paragraph_of = {paragraph_name(i): i for i in range(paragraphs)}
     hits = {k: 0 for k in RECALL_AT}
     latencies, retrieved = [], []
     for q in tqdm(questions, desc="retrieving", unit="question", disable=not show_progress):
         started = time.perf_counter()
-        docs = store.bm25_retrieval(q.question, top_k=depth, max_postings=max_postings)
+        docs = qa.retrieve(q.question, options)
         latencies.append(time.perf_counter() - started)
-        found = [int(d.meta["file_path"].split(":", 1)[1]) for d in docs]
-        retrieved.append(found)
+        retrieved.append(docs)
+        found = [paragraph_of[d.meta["file_path"]] for d in docs]
         for k in RECALL_AT:
             hits[k] += q.paragraph in found[:k]
     n = max(len(questions), 1)
@@ -123,21 +139,23 @@ def retrieval_recall(
 def evaluate_squad(
     path: str | Path,
     mode: str,
-    config: Any,
+    config: Config,
     limit: int | None = None,
     predictions_path: str | Path | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
-    """`docqa eval squad`: the JSON of DESIGN.md for `mode` reader, retrieval or open."""
+    """`docqa eval squad`: the JSON of DESIGN.md for `mode` reader, retrieval or open.
+
+    reader measures the reader alone (SQuAD's protocol: its top span in the question's own
+    paragraph); retrieval and open go through QA, as `docqa ask` does.
+    """
     if mode not in ("reader", "retrieval", "open"):
-        raise ValueError(f"mode must be reader, retrieval or open, got {mode!r}")
+        raise EvaluationError(f"mode must be reader, retrieval or open, got {mode!r}")
     questions, paragraphs = load_squad(path, limit)
     started = time.perf_counter()
     result: dict[str, Any] = {"questions": len(questions)}
     predictions: dict[str, str] = {}
     if mode == "reader":
-        from store.haystack_compat import Document
-
         from pipeline.reader import Reader
 
         reader = Reader(config.reader)
@@ -145,16 +163,17 @@ def evaluate_squad(
         predictions = {q.id: (answers[0].text if answers else "") for q, answers in zip(questions, read)}
         result.update(squad_scores(predictions, questions))
     else:
+        from pipeline.qa import QA
+
         with tempfile.TemporaryDirectory(prefix="docqa-eval-") as tmp:
             store = index_paragraphs(paragraphs, Path(tmp) / "squad.db", config.ingest)
-            recall, _, latency = retrieval_recall(store, questions, show_progress, config.retriever.max_postings)
+            qa = QA(config, store=store)
+            recall, retrieved, latency = retrieval_recall(qa, questions, len(paragraphs), show_progress)
             result.update(recall)
             result["median_retrieval_ms"] = round(latency, 3)
             if mode == "open":
-                from pipeline.qa import QA
-
-                qa = QA(config, store=store)
-                rankings = qa.ask_batch([q.question for q in questions], top_k=1, show_progress=show_progress)
+                read = [docs[: config.retriever.top_k] for docs in retrieved]
+                rankings = qa.answer([q.question for q in questions], read, top_k=1, show_progress=show_progress)
                 predictions = {q.id: _top_text(r) for q, r in zip(questions, rankings)}
                 result.update(squad_scores(predictions, questions))
             store.close()
@@ -166,7 +185,7 @@ def evaluate_squad(
     return result
 
 
-def _top_text(ranking: Any) -> str:
+def _top_text(ranking: Ranking) -> str:
     answers = ranking.answers or ranking.candidates
     return answers[0].text if answers else ""
 
@@ -176,6 +195,7 @@ class QAItem:
     question: str
     answers: list[str]
     file: str | None
+    line: int  # in the question set, for error messages
 
 
 def load_qa(path: str | Path) -> list[QAItem]:
@@ -197,13 +217,13 @@ def load_qa(path: str | Path) -> list[QAItem]:
             raise EvaluationError(f"{path} line {number} is not valid JSON: {exc.msg}") from None
         fields = record if isinstance(record, dict) else {}
         question, answers, file = fields.get("question"), fields.get("answers"), fields.get("file")
-        if not isinstance(question, str) or not question.strip():
+        if not isinstance(question, str):  # whether it can be asked is QA's rule, checked by evaluate_qa
             raise EvaluationError(f'{path} line {number}: "question" must be a non-empty string')
         if not isinstance(answers, list) or not answers or not all(isinstance(a, str) for a in answers):
             raise EvaluationError(f'{path} line {number}: "answers" must be a non-empty list of strings')
         if file is not None and not isinstance(file, str):
             raise EvaluationError(f'{path} line {number}: "file" must be a string')
-        items.append(QAItem(question, answers, file))
+        items.append(QAItem(question, answers, file, number))
     if not items:
         raise EvaluationError(f"{path} holds no questions")
     return items
@@ -220,7 +240,7 @@ def _same_file(indexed: str | None, wanted: str) -> bool:
     return Path(indexed) == Path(wanted).resolve() or Path(indexed).as_posix().endswith("/" + Path(wanted).as_posix().lstrip("./"))
 
 
-def evaluate_qa(path: str | Path, qa: Any, predictions_path: str | Path | None = None, show_progress: bool = False) -> dict[str, Any]:
+def evaluate_qa(path: str | Path, qa: QA, predictions_path: str | Path | None = None, show_progress: bool = False) -> dict[str, Any]:
     """`docqa eval qa`: a question set against the current index.
 
     exact_match/f1: the top answer against the gold answers (SQuAD's metrics);
@@ -231,8 +251,13 @@ def evaluate_qa(path: str | Path, qa: Any, predictions_path: str | Path | None =
     items = load_qa(path)
     k = qa.config.retriever.top_k
     started = time.perf_counter()
+    try:
+        qa.check_questions([item.question for item in items])
+    except QuestionError as exc:
+        raise EvaluationError(f"{path} line {items[exc.index or 0].line}: {exc}") from None
     qa.check_not_empty()
-    retrieved = [qa.retrieve(item.question, k) for item in items]
+    options = qa.options()
+    retrieved = [qa.retrieve(item.question, options) for item in items]
     # The passages just retrieved are the ones read: no second retrieval.
     rankings = qa.answer([item.question for item in items], retrieved, top_k=1, show_progress=show_progress)
     predictions = [_top_text(r) for r in rankings]

@@ -1,15 +1,21 @@
 """The question-answering pipeline: retrieve passages, read them, rank answers across documents.
 
-`QA.ask_batch(questions)` is the real path: every question is retrieved, then all
-(question, passage) pairs go through the reader's batch path in one stream, then each
-question's answers are ranked. `ask(q)` is `ask_batch([q])[0]`. `QA.haystack_pipeline()`
-wires the same retriever, reader and ranking as a `haystack.Pipeline`.
+`QA` owns the contract of "ask a question": every check (the questions, top_k, retrieve_k,
+filters, and the ceilings a shell passes in) raises a specific DocqaError, and one private
+step reads and ranks, with the reader's candidate count defined once (`candidates`).
+`ask_batch(questions)` is the real path and `ask(q)` is `ask_batch([q])[0]`; `run()` takes
+options checked beforehand by `options()` (the HTTP API checks a request before it queues
+it); `answer()` reads passages the caller already has (evaluation).
+`haystack_pipeline()` wires the same retriever, reader and ranking as a `haystack.Pipeline`
+and gives exactly `ask`'s answers.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,38 +24,47 @@ from haystack import Document, Pipeline, component
 from haystack.dataclasses import ExtractedAnswer
 
 from store.document_store import SQLiteDocumentStore
-from store.errors import DocqaError, StoreError
+from store.errors import StoreError, check_count
 
 from pipeline.answers import Answer
-from pipeline.config import Config, load_config
+from pipeline.checks import FilterError, check_question, check_questions
+from pipeline.config import AskConfig, Config, load_config
 from pipeline.ranking import Ranking, rank
-from pipeline.retriever import BM25Retriever, RankBM25Retriever
+from pipeline.retriever import make_retriever
 
 logger = logging.getLogger(__name__)
-
-
-class QuestionError(DocqaError):
-    """A question that cannot be asked (empty, or too long)."""
 
 
 class EmptyIndexError(StoreError):
     """The database holds no passages yet."""
 
 
+@dataclass(frozen=True)
+class AskOptions:
+    """What questions asked together share, checked (QA.options); hashable, so a micro-batcher can group by it."""
+
+    top_k: int
+    retrieve_k: int
+    paths: tuple[str, ...] = ()
+    file_ids: tuple[int, ...] = ()
+    filters_json: str | None = None  # Haystack filters, as canonical JSON (dicts are not hashable)
+
+    @property
+    def filters(self) -> dict[str, Any] | None:
+        return None if self.filters_json is None else json.loads(self.filters_json)
+
+
 @component
 class AnswerRanker:
     """rank() as a Haystack component: ExtractedAnswers in, merged and ranked answers out."""
 
-    def __init__(self, top_k: int = 5, retrieval_weight: float = 0.3, min_score: float = 0.0, context_chars: int = 200) -> None:
-        self.top_k, self.retrieval_weight, self.min_score, self.context_chars = top_k, retrieval_weight, min_score, context_chars
+    def __init__(self, settings: AskConfig, top_k: int) -> None:
+        self.settings, self.top_k = settings, top_k
 
     @component.output_types(ranking=Ranking)
     def run(self, query: str, answers: list[ExtractedAnswer]) -> dict[str, Any]:
         spans = [Answer.from_extracted_answer(a) for a in answers]
-        ranking = rank(
-            query, spans, top_k=self.top_k, retrieval_weight=self.retrieval_weight, min_score=self.min_score, context_chars=self.context_chars
-        )
-        return {"ranking": ranking}
+        return {"ranking": _rank(query, spans, self.top_k, self.settings)}
 
 
 class QA:
@@ -60,11 +75,7 @@ class QA:
 
         self.config = config
         self.store = store if store is not None else SQLiteDocumentStore(config.store.path, create=False)
-        self.retriever: BM25Retriever | RankBM25Retriever
-        if config.retriever.backend == "fts5":
-            self.retriever = BM25Retriever(self.store, top_k=config.retriever.top_k, max_postings=config.retriever.max_postings)
-        else:
-            self.retriever = RankBM25Retriever(self.store, top_k=config.retriever.top_k)
+        self.retriever = make_retriever(self.store, config.retriever)
         self.reader = Reader(config.reader)
 
     @classmethod
@@ -81,73 +92,109 @@ class QA:
         top_k: int | None = None,
         retrieve_k: int | None = None,
         show_progress: bool = False,
-        paths: list[str] | None = None,
-        file_ids: list[int] | None = None,
+        paths: Sequence[str] | None = None,
+        file_ids: Sequence[int] | None = None,
         filters: dict[str, Any] | None = None,
     ) -> list[Ranking]:
         """Ranked answers for each question, in order.
 
-        `retrieve_k` passages are read per question (retriever.top_k when None); `paths`
-        (glob patterns), `file_ids` and Haystack `filters` restrict retrieval (FTS5 backend).
+        `top_k` answers per question (ask.top_k when None) from `retrieve_k` passages read per
+        question (retriever.top_k when None); `paths` (glob patterns), `file_ids` and
+        Haystack `filters` restrict retrieval (FTS5 backend).
         """
-        top_k = self.config.ask.top_k if top_k is None else top_k
-        retrieve_k = self.config.retriever.top_k if retrieve_k is None else retrieve_k
-        if top_k < 1 or retrieve_k < 1:
-            raise ValueError(f"top_k and retrieve_k must be >= 1, got {top_k} and {retrieve_k}")
-        for question in questions:
-            self.check_question(question)
-        self.check_not_empty()
-        passages = [self.retrieve(q, retrieve_k, paths=paths, file_ids=file_ids, filters=filters) for q in questions]
-        return self.answer(questions, passages, top_k, show_progress)
+        options = self.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, file_ids=file_ids, filters=filters)
+        return self.run(questions, options, show_progress)
 
-    def answer(self, questions: Sequence[str], passages: list[list[Document]], top_k: int, show_progress: bool = False) -> list[Ranking]:
-        """Ranked answers for each question from the passages retrieved for it (ask_batch's second half)."""
-        # Enough candidates per question for the merging in rank() to see every likely answer.
-        read = self.reader.read_batch(list(questions), passages, top_k=4 * top_k + 10, show_progress=show_progress)
-        ask = self.config.ask
-        return [
-            rank(q, answers, top_k=top_k, retrieval_weight=ask.retrieval_weight, min_score=ask.min_score, context_chars=ask.context_chars)
-            for q, answers in zip(questions, read)
-        ]
-
-    def retrieve(
+    def options(
         self,
-        question: str,
-        top_k: int,
-        paths: list[str] | None = None,
-        file_ids: list[int] | None = None,
+        top_k: int | None = None,
+        retrieve_k: int | None = None,
+        paths: Sequence[str] | None = None,
+        file_ids: Sequence[int] | None = None,
         filters: dict[str, Any] | None = None,
-    ) -> list[Document]:
-        if isinstance(self.retriever, BM25Retriever):
-            return self.retriever.run(question, top_k=top_k, filters=filters, paths=paths, file_ids=file_ids)["documents"]
-        if paths or file_ids or filters:
-            raise ValueError("file filters need retriever.backend fts5")
-        return self.retriever.run(question, top_k=top_k)["documents"]
+        max_top_k: int | None = None,
+    ) -> AskOptions:
+        """Checked options for run(); `max_top_k` is a ceiling a shell may impose (the HTTP API's)."""
+        top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k, max_top_k)
+        retrieve_k = check_count("retrieve_k", self.config.retriever.top_k if retrieve_k is None else retrieve_k)
+        if filters is not None:
+            try:
+                self.store.check_filters(filters)
+            except Exception as exc:  # Haystack's FilterError, raised for any malformed filter
+                raise FilterError(str(exc)) from None
+        self.retriever.check_restrictions(filters, list(paths or ()), list(file_ids or ()))
+        filters_json = None if filters is None else json.dumps(filters, sort_keys=True)
+        return AskOptions(top_k, retrieve_k, tuple(paths or ()), tuple(file_ids or ()), filters_json)
+
+    def check_question(self, question: str) -> None:
+        """QuestionError when `question` cannot be asked (empty, longer than ask.max_question_chars)."""
+        check_question(question, self.config.ask.max_question_chars)
+
+    def check_questions(self, questions: Sequence[str], most: int | None = None) -> None:
+        """Every question of a batch and its size (at least one; at most `most`, a shell's ceiling)."""
+        check_questions(list(questions), self.config.ask.max_question_chars, most)
+
+    def run(self, questions: Sequence[str], options: AskOptions, show_progress: bool = False) -> list[Ranking]:
+        """ask_batch with options from options(): check the questions, retrieve, read and rank."""
+        self.check_questions(questions)
+        self.check_not_empty()
+        passages = [self.retrieve(q, options) for q in questions]
+        return self._read_and_rank(questions, passages, options.top_k, show_progress)
+
+    def answer(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int | None = None, show_progress: bool = False
+    ) -> list[Ranking]:
+        """Ranked answers for each question from passages the caller already has (one list per question)."""
+        self.check_questions(questions)
+        top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k)
+        return self._read_and_rank(questions, passages, top_k, show_progress)
+
+    def retrieve(self, question: str, options: AskOptions) -> list[Document]:
+        """The passages read for `question` under `options`, best first."""
+        result = self.retriever.run(
+            question, top_k=options.retrieve_k, filters=options.filters, paths=list(options.paths) or None, file_ids=list(options.file_ids) or None
+        )
+        documents: list[Document] = result["documents"]
+        return documents
 
     def check_not_empty(self) -> None:
         if not self.store.has_passages():
             raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
 
-    def check_question(self, question: str) -> None:
-        if not question or not question.strip():
-            raise QuestionError("the question is empty: ask something, e.g. docqa ask \"Who built the railway?\"")
-        limit = self.config.ask.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"the question is {len(question)} characters long, more than ask.max_question_chars ({limit})")
+    def candidates(self, top_k: int) -> int:
+        """Answers the reader hands to the ranking per question: reader.top_k, and never fewer than top_k.
+
+        The ranking merges equal answers across passages, so it needs more candidates than it returns.
+        """
+        return max(self.config.reader.top_k, top_k)
+
+    def _read_and_rank(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int, show_progress: bool
+    ) -> list[Ranking]:
+        read = self.reader.read_batch(list(questions), passages, top_k=self.candidates(top_k), show_progress=show_progress)
+        return [_rank(q, answers, top_k, self.config.ask) for q, answers in zip(questions, read)]
 
     def haystack_pipeline(self) -> Pipeline:
-        """The retriever, reader and ranking as a haystack.Pipeline (query in, ranking out).
+        """The retriever, reader and ranking as a new haystack.Pipeline (query in, ranking out).
 
-        Run it with {"retriever": {"query": q}, "reader": {"query": q}, "ranker": {"query": q}}.
+        Fresh components on every call (a component belongs to one pipeline); the reader
+        shares this QA's loaded model. Run it with
+        {"retriever": {"query": q}, "reader": {"query": q}, "ranker": {"query": q}}.
         """
         from pipeline.reader.component import ExtractiveReader
 
-        reader = ExtractiveReader(reader=self.reader)  # shares this QA's loaded model
         ask = self.config.ask
         pipe = Pipeline()
-        pipe.add_component("retriever", self.retriever)
-        pipe.add_component("reader", reader)
-        pipe.add_component("ranker", AnswerRanker(ask.top_k, ask.retrieval_weight, ask.min_score, ask.context_chars))
+        pipe.add_component("retriever", make_retriever(self.store, self.config.retriever))
+        pipe.add_component("reader", ExtractiveReader(reader=self.reader, top_k=self.candidates(ask.top_k)))
+        pipe.add_component("ranker", AnswerRanker(ask, ask.top_k))
         pipe.connect("retriever.documents", "reader.documents")
         pipe.connect("reader.answers", "ranker.answers")
         return pipe
+
+
+def _rank(question: str, answers: list[Answer], top_k: int, settings: AskConfig) -> Ranking:
+    """The ranking with the ask section's settings: the one place QA and AnswerRanker call rank()."""
+    return rank(
+        question, answers, top_k=top_k, retrieval_weight=settings.retrieval_weight, min_score=settings.min_score, context_chars=settings.context_chars
+    )

@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.errors import check_count
+
 from pipeline.answers import Answer
 from pipeline.normalize import normalize_answer
 
@@ -94,6 +96,19 @@ class Ranking:
     def found(self) -> bool:
         return bool(self.answers)
 
+    def to_json(self, seconds: float | None = None) -> dict[str, Any]:
+        """The one answer JSON: `docqa ask --json`, each line of `--batch`, the HTTP API (DESIGN.md).
+
+        "candidates" is present only when no answer passed ask.min_score; "seconds" only when
+        the time of this question alone is known (not for the lines of a batch).
+        """
+        data: dict[str, Any] = {"question": self.question, "found": self.found, "answers": [a.to_json() for a in self.answers]}
+        if not self.found:
+            data["candidates"] = [a.to_json() for a in self.candidates]
+        if seconds is not None:
+            data["seconds"] = round(seconds, 3)
+        return data
+
 
 def rank(
     question: str,
@@ -105,8 +120,7 @@ def rank(
     context_chars: int = 200,
 ) -> Ranking:
     """Merge and rank the reader's answers for one question (see the module docstring)."""
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    check_count("top_k", top_k)
     if not 0.0 <= retrieval_weight <= 1.0:
         raise ValueError(f"retrieval_weight must be within [0, 1], got {retrieval_weight}")
     best_retrieval = max((a.passage.score for a in answers if a.passage.score is not None), default=None)

@@ -34,7 +34,7 @@ from sqlalchemy import (
     table,
     update,
 )
-from store.errors import DatabaseMissingError
+from store.errors import DatabaseMissingError, check_count
 from store.records import Failure, FileInfo, FileRecord, FileState, StoreStats
 
 if TYPE_CHECKING:
@@ -125,8 +125,7 @@ class SQLiteDocumentStore:
         """
         from store.terms import match_expression, query_words
 
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        check_count("top_k", top_k)
         words = query_words(query)
         if max_postings is not None and len(words) > 1:
             words = self._within_postings(words, max_postings)

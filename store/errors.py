@@ -1,9 +1,11 @@
-"""docqa's exception hierarchy.
+"""docqa's exception hierarchy, and the one range rule for counts.
 
 It lives in `store/` because that is the bottom of the dependency graph
 (pipeline -> ingest -> store): every layer can raise and catch these. Each message names the
 value, the rule and the fix; the CLI prints it as it is.
 """
+
+from __future__ import annotations
 
 
 class DocqaError(Exception):
@@ -20,3 +22,28 @@ class DatabaseMissingError(StoreError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a docqa with another schema version."""
+
+
+class OutOfRangeError(DocqaError, ValueError):
+    """A count (top_k, retrieve_k, ...) outside its range; `name` is the parameter's name.
+
+    Also a ValueError, so that the configuration's validation reports it like any other
+    wrong value.
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def check_count(name: str, value: int, most: int | None = None) -> int:
+    """`value` if it is >= 1 (and <= `most` when given), else OutOfRangeError naming `name`.
+
+    Every layer that takes a count (the store, the retrievers, the reader, the ranking, QA,
+    the configuration) checks it here, so the rule has one wording wherever it is broken.
+    """
+    if most is None and value < 1:
+        raise OutOfRangeError(name, f"{name} must be >= 1, got {value}")
+    if most is not None and not 1 <= value <= most:
+        raise OutOfRangeError(name, f"{name} must be between 1 and {most}, got {value}")
+    return value

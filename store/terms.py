@@ -69,14 +69,13 @@ def query_words(question: str) -> list[str]:
     return list(dict.fromkeys(kept))
 
 
-def match_expression(question: str | list[str]) -> str | None:
-    """An FTS5 MATCH expression for `question` (or its query words): each word quoted, OR-ed.
+def match_expression(words: list[str]) -> str | None:
+    """An FTS5 MATCH expression for query words (query_words()): each word quoted, OR-ed.
 
     Quoting makes every word an FTS5 string, so no user text can be read as FTS5 syntax
     (", *, NEAR, OR, AND, NOT, -, :, ^, parentheses). The index's tokenizer then stems each
-    one. None when the question has no searchable word.
+    one. None when there is no word to search by.
     """
-    unique = query_words(question) if isinstance(question, str) else question
-    if not unique:
+    if not words:
         return None
-    return " OR ".join(f'"{t}"' for t in unique)
+    return " OR ".join(f'"{t}"' for t in words)

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.api import create_app, safe_name
+from pipeline.serve.app import create_app
+from pipeline.serve.uploads import safe_name
 from pipeline.config import ApiConfig, Config, ReaderConfig, StoreConfig
 from pipeline.qa import QA
 from store.document_store import SQLiteDocumentStore

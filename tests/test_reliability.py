@@ -115,7 +115,7 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
     # run against the database while another process indexes into it.
     from fastapi.testclient import TestClient
 
-    from pipeline.api import create_app
+    from pipeline.serve.app import create_app
     from pipeline.config import Config, ReaderConfig, StoreConfig
     from pipeline.qa import QA
 

@@ -6,7 +6,7 @@ from haystack import Document
 
 from pipeline.retriever import BM25Retriever, RankBM25Retriever
 from store.records import FileInfo
-from store.terms import match_expression, terms
+from store.terms import match_expression, query_words, terms
 
 TOPICS = [
     "The river Seine flows through Paris, the capital of France, before reaching the sea.",
@@ -55,9 +55,9 @@ def test_questions_with_fts5_syntax_never_fail(store, question):
 
 
 def test_match_expression_quotes_every_word_and_drops_stopwords():
-    assert match_expression('What is "NEAR" the Kestrel-engine: OR*?') == '"near" OR "kestrel" OR "engine"'
-    assert match_expression("the of and") == '"the" OR "of" OR "and"'  # only stopwords: keep them
-    assert match_expression("?! ...") is None
+    assert match_expression(query_words('What is "NEAR" the Kestrel-engine: OR*?')) == '"near" OR "kestrel" OR "engine"'
+    assert match_expression(query_words("the of and")) == '"the" OR "of" OR "and"'  # only stopwords: keep them
+    assert match_expression(query_words("?! ...")) is None
 
 
 def test_stemming_matches_inflected_forms(store):

@@ -34,7 +34,7 @@ def browser_missing() -> str | None:
 def server(tmp_path, tiny_model):
     import uvicorn
 
-    from pipeline.api import create_app
+    from pipeline.serve.app import create_app
 
     config = Config(store=StoreConfig(path=str(tmp_path / "i.db")), reader=ReaderConfig(model=str(tiny_model)))
     store = SQLiteDocumentStore(config.store.path)

@@ -22,18 +22,19 @@ class ExtractiveReader:
     """
 
     def __init__(self, reader: Reader | None = None, **settings: Any) -> None:
-        """Settings are ReaderConfig's keys; or pass an existing `reader` to share its loaded model."""
-        if reader is not None and settings:
-            raise ValueError("pass either a reader or reader settings, not both")
+        """Settings are ReaderConfig's keys; or pass an existing `reader` to share its loaded model,
+        with at most `top_k` (answers per run, instead of the reader's reader.top_k)."""
+        if reader is not None and set(settings) - {"top_k"}:
+            raise ValueError("pass either a reader (and top_k) or reader settings, not both")
         self.reader = reader if reader is not None else Reader(ReaderConfig(**settings))
-        self.config = self.reader.config
+        self.config = self.reader.config if reader is None else dataclasses.replace(reader.config, **settings)
 
     def warm_up(self) -> None:
         self.reader.warm_up()
 
     @component.output_types(answers=list[ExtractedAnswer])
     def run(self, query: str, documents: list[Document], top_k: int | None = None) -> dict[str, Any]:
-        answers = self.reader.read(query, documents, top_k=top_k)
+        answers = self.reader.read(query, documents, top_k=self.config.top_k if top_k is None else top_k)
         return {"answers": [a.to_extracted_answer() for a in answers]}
 
     def to_dict(self) -> dict[str, Any]:

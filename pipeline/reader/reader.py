@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm
 
+from store.errors import check_count
+
 from pipeline.answers import Answer
 from pipeline.config import ReaderConfig
 from pipeline.reader.decode import best_spans
@@ -71,9 +73,7 @@ class Reader:
         """Answers for each question from its own passages, best first, at most top_k each."""
         if len(questions) != len(passages):
             raise ValueError(f"read_batch needs one list of passages per question: {len(questions)} questions, {len(passages)} lists")
-        top_k = self.config.top_k if top_k is None else top_k
-        if top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {top_k}")
+        top_k = check_count("top_k", self.config.top_k if top_k is None else top_k)
         n_best = self.config.n_best_per_window if self.config.n_best_per_window is not None else 2 * top_k + 10
         pairs = [(q, doc) for q, docs in enumerate(passages) for doc in docs if doc.content]
         if not pairs:

@@ -4,7 +4,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 
-from pipeline.batcher import MicroBatcher
+from pipeline.serve.micro_batching import MicroBatcher
 
 
 def run_async(coroutine):

@@ -14,13 +14,17 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from store.errors import DocqaError
 
+from pipeline.checks import QuestionError, check_question
 from pipeline.config import Config, load_config
+
+if TYPE_CHECKING:
+    from pipeline.qa import QA, AskOptions
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -108,27 +112,48 @@ def ask(
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
-    if question is not None and not question.strip():
-        raise click.BadParameter("the question is empty: ask something, e.g. docqa ask \"Who built the railway?\"", param_hint="QUESTION")
+    if question is not None:
+        try:
+            check_question(question, config.ask.max_question_chars)
+        except QuestionError as exc:
+            raise click.BadParameter(str(exc), param_hint="QUESTION") from None
     from pipeline.qa import QA
 
     qa = QA(config)
+    options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths)
     if batch_file is not None:
-        from pipeline.cli_output import run_batch
-
-        failed = run_batch(qa, batch_file, out, top_k=top_k, retrieve_k=retrieve_k, paths=list(paths) or None)
-        if failed:
+        if _ask_batch(qa, batch_file, out, options):
             sys.exit(EXIT_FAILED)
         return
-    from pipeline.cli_output import print_ranking, ranking_json
+    from pipeline.cli.output import print_ranking
 
     assert question is not None
     started = time.perf_counter()
-    ranking = qa.ask(question, top_k=top_k, retrieve_k=retrieve_k, paths=list(paths) or None)
+    [ranking] = qa.run([question], options)
     if as_json:
-        click.echo(json.dumps(ranking_json(ranking, time.perf_counter() - started), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(ranking.to_json(time.perf_counter() - started), indent=2, ensure_ascii=False))
     else:
         print_ranking(ranking, config.ask.min_score)
+
+
+def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions) -> int:
+    """Answer a batch file as JSONL, each line written as soon as it is answered; returns how many lines failed."""
+    from pipeline.batch import BatchSummary, read_batch_file, run_batch
+
+    items = read_batch_file(batch_file)
+    summary = BatchSummary()
+    stream: TextIO | None = None  # opened at the first record, so a batch refused at once leaves no file
+    try:
+        for record in run_batch(qa, items, options, summary, show_progress=True):
+            if stream is None:
+                stream = open(out, "w", encoding="utf-8") if out else sys.stdout
+            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+            stream.flush()
+    finally:
+        if out and stream is not None:
+            stream.close()
+    click.echo(summary.line(), err=True)
+    return summary.failed
 
 
 @cli.command()
@@ -222,7 +247,7 @@ def serve(host: str | None, port: int | None, config: Config) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and a question page at /."""
     import uvicorn
 
-    from pipeline.api import create_app
+    from pipeline.serve.app import create_app
 
     app = create_app(config)
     uvicorn.run(app, host=host or config.api.host, port=port or config.api.port, log_level="info")

@@ -1,0 +1,42 @@
+"""The rules of a question and of filters, each defined once.
+
+`QA` applies them (with `store.errors.check_count` for counts); the shells (CLI, HTTP API,
+batch jobs) translate the exceptions and never re-check.
+"""
+
+from __future__ import annotations
+
+from store.errors import DocqaError
+
+
+class QuestionError(DocqaError):
+    """A question that cannot be asked: empty, too long, or none given.
+
+    `index` is the question's position in a batch (None for a rule on the batch as a whole).
+    """
+
+    def __init__(self, message: str, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class FilterError(DocqaError):
+    """Filters that are malformed, or that the configured retriever cannot apply."""
+
+
+def check_question(question: str, max_chars: int, index: int | None = None) -> None:
+    """A question must hold a word and be at most `max_chars` characters long."""
+    if not question.strip():
+        raise QuestionError("the question is empty", index)
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is {len(question)} characters long, more than {max_chars}", index)
+
+
+def check_questions(questions: list[str], max_chars: int, most: int | None = None) -> None:
+    """Every question of a batch, and the batch's size (at least one, at most `most`)."""
+    if not questions:
+        raise QuestionError("no questions given")
+    if most is not None and len(questions) > most:
+        raise QuestionError(f"{len(questions)} questions, more than {most}")
+    for index, question in enumerate(questions):
+        check_question(question, max_chars, index)

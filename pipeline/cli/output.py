@@ -1,0 +1,50 @@
+"""How `docqa ask` shows answers on a terminal (JSON is Ranking.to_json, printed as it is)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from pipeline.ranking import Ranking, RankedAnswer, Source
+
+
+def print_ranking(ranking: Ranking, min_score: float) -> None:
+    if ranking.found:
+        shown = ranking.answers
+    elif ranking.candidates:
+        click.echo(f"No answer scored at least ask.min_score ({min_score:g}). Best candidates, not answers:\n")
+        shown = ranking.candidates
+    else:
+        click.echo("No answer: no passage matches the words of the question.")
+        return
+    for number, answer in enumerate(shown, start=1):
+        _print_answer(number, answer)
+
+
+def _print_answer(number: int, answer: RankedAnswer) -> None:
+    best = answer.best
+    click.echo(f"{number}. {click.style(answer.text, bold=True)}   score {answer.score:.3f}")
+    click.echo(f"   {_where(best)}")
+    click.echo(f"   {_highlight(best)}")
+    if len(answer.sources) > 1:
+        click.echo(f"   also in: {', '.join(_where(s) for s in answer.sources[1:])}")
+    click.echo()
+
+
+def _where(source: Source) -> str:
+    if source.file is None:
+        return f"passage {source.passage_id[:12]}"
+    path = source.file
+    relative = os.path.relpath(path)
+    if not relative.startswith(".."):
+        path = relative
+    return f"{path}:{source.page}" if source.page is not None else path
+
+
+def _highlight(source: Source) -> str:
+    """The context with the answer in bold (click drops the styling when stdout is not a terminal)."""
+    start, end = source.start - source.context_start, source.end - source.context_start
+    context = source.context
+    text = context[:start] + click.style(context[start:end], bold=True) + context[end:]
+    return " ".join(text.split())

@@ -1,0 +1,234 @@
+"""The HTTP API (`docqa serve`): a thin FastAPI shell over QA, the store and the indexer.
+
+The model is loaded once at start-up. Concurrent /ask requests are coalesced into shared
+reader batches (micro_batching); inference and indexing run in worker threads, so the event
+loop never waits on them. Every rule of a request is QA's: a route checks the request with
+QA before it queues it, and errors become HTTP statuses in `errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import logging
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from store.errors import DocqaError
+
+from pipeline.checks import QuestionError
+from pipeline.config import Config
+from pipeline.qa import QA, AskOptions
+from pipeline.ranking import Ranking
+from pipeline.serve.errors import ApiError, from_docqa_error, install_error_handlers
+from pipeline.serve.micro_batching import MicroBatcher
+from pipeline.serve.models import (
+    AskRequest,
+    AskResponse,
+    BatchRequest,
+    BatchResponse,
+    DocumentDetail,
+    DocumentList,
+    ErrorResponse,
+    Health,
+    PassageModel,
+    StatsModel,
+    UploadResponse,
+)
+from pipeline.serve.uploads import remove_upload, store_and_index
+
+logger = logging.getLogger(__name__)
+_PAGE = Path(__file__).with_name("web") / "index.html"
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 500, 503)}
+
+
+@dataclass
+class Service:
+    """What the routes share: the configuration, the QA and its one inference thread, and readiness."""
+
+    config: Config
+    qa: QA
+    key: str | None
+    inference: ThreadPoolExecutor
+    batcher: MicroBatcher[str, Ranking]
+    ready: bool = False
+    load_error: str | None = None
+
+    async def answer(self, questions: Sequence[str], options: AskOptions) -> list[Ranking]:
+        """Rankings for checked questions: through the micro-batcher, or in one call of its own."""
+        if not self.ready:
+            raise ApiError(503, None, f"the reader is not ready: {self.load_error or 'still loading'}")
+        if self.config.api.micro_batching:
+            return list(await asyncio.gather(*(self.batcher.submit(options, q) for q in questions)))
+        return await asyncio.get_running_loop().run_in_executor(self.inference, self.qa.run, list(questions), options)
+
+
+def create_app(config: Config, qa: QA | None = None) -> FastAPI:
+    """The API over `config`'s database; `qa` may be given (tests share a loaded model)."""
+    qa = qa if qa is not None else QA(config)
+    inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docqa-reader")
+    batcher: MicroBatcher[str, Ranking] = MicroBatcher(
+        lambda options, questions: qa.run(questions, options),
+        max_wait=config.api.batch_wait_ms / 1000,
+        max_size=config.api.max_batch_questions,
+        executor=inference,
+    )
+    service = Service(config, qa, config.api.key or os.environ.get("DOCQA_API_KEY") or None, inference, batcher)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            await asyncio.get_running_loop().run_in_executor(inference, qa.reader.warm_up)
+            service.ready = True
+        except DocqaError as exc:
+            service.load_error = str(exc)
+            logger.error("the reader could not be loaded: %s", exc)
+        yield
+        await batcher.close()
+        inference.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="docqa", version="0.1.0", description="Question answering over indexed files.", lifespan=lifespan)
+    app.state.service = service
+    if config.api.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=config.api.cors_origins, allow_methods=["*"], allow_headers=["*"])
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Response:
+        request.state.request_id = uuid.uuid4().hex[:16]
+        response: Response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    install_error_handlers(app)
+    app.include_router(_protected, dependencies=[Depends(_require_key)])
+    app.include_router(_open)
+    return app
+
+
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+async def _require_key(request: Request) -> None:
+    key = _service(request).key
+    if key is None:
+        return
+    given = request.headers.get("x-api-key") or ""
+    authorization = request.headers.get("authorization") or ""
+    if authorization.lower().startswith("bearer "):
+        given = authorization[7:].strip()
+    if not hmac.compare_digest(given.encode(), key.encode()):
+        raise ApiError(401, "authorization", "missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
+
+
+_protected = APIRouter(responses=_ERRORS)
+_open = APIRouter()
+
+
+@_protected.post("/ask", response_model=AskResponse)
+async def ask(body: AskRequest, service: Service = Depends(_service)) -> dict[str, Any]:
+    """Answers to one question, as `docqa ask --json` prints them."""
+    qa = service.qa
+    qa.check_question(body.question)
+    options = qa.options(top_k=body.top_k, paths=body.files, filters=body.filters, max_top_k=service.config.api.max_top_k)
+    started = time.perf_counter()
+    [ranking] = await service.answer([body.question], options)
+    return ranking.to_json(time.perf_counter() - started)
+
+
+@_protected.post("/ask/batch", response_model=BatchResponse)
+async def ask_batch(body: BatchRequest, service: Service = Depends(_service)) -> dict[str, Any]:
+    """Answers to many questions, in order."""
+    qa = service.qa
+    try:
+        qa.check_questions(body.questions, most=service.config.api.max_batch_request)
+    except QuestionError as exc:
+        raise from_docqa_error(exc, "questions") from None
+    options = qa.options(top_k=body.top_k, max_top_k=service.config.api.max_top_k)
+    started = time.perf_counter()
+    rankings = await service.answer(body.questions, options)
+    seconds = time.perf_counter() - started
+    return {"results": [ranking.to_json(seconds) for ranking in rankings]}
+
+
+@_protected.get("/documents", response_model=DocumentList)
+async def list_documents(
+    offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500), service: Service = Depends(_service)
+) -> dict[str, Any]:
+    """Indexed (and failed) files, by path, a page at a time."""
+    files, total = await run_in_threadpool(service.qa.store.list_files, offset, limit)
+    return {"total": total, "offset": offset, "limit": limit, "documents": [dataclasses.asdict(f) for f in files]}
+
+
+@_protected.get("/documents/{file_id}", response_model=DocumentDetail)
+async def get_document(file_id: int, service: Service = Depends(_service)) -> dict[str, Any]:
+    store = service.qa.store
+    record = await run_in_threadpool(store.get_file, file_id)
+    if record is None:
+        raise ApiError(404, "file_id", f"no document with id {file_id}")
+    passages = await run_in_threadpool(store.file_passages, file_id)
+    passage_list = [PassageModel(id=p.id, text=p.content or "", page=p.meta.get("page_number"), start=p.meta.get("split_idx_start")) for p in passages]
+    return {**dataclasses.asdict(record), "passage_list": passage_list}
+
+
+@_protected.delete("/documents/{file_id}", status_code=204)
+async def delete_document(file_id: int, service: Service = Depends(_service)) -> Response:
+    """Forget a file and its passages; an uploaded file is deleted from the data folder too."""
+    store = service.qa.store
+    record = await run_in_threadpool(store.get_file, file_id)
+    if record is None or not await run_in_threadpool(store.delete_file, file_id):
+        raise ApiError(404, "file_id", f"no document with id {file_id}")
+    remove_upload(record.path, service.config)
+    return Response(status_code=204)
+
+
+@_protected.post("/documents", status_code=201, response_model=UploadResponse)
+async def upload(file: UploadFile = File(...), service: Service = Depends(_service)) -> dict[str, Any]:
+    """Store an uploaded PDF, .txt or .md under the data folder and index it."""
+    record, stored = await store_and_index(file, service.qa.store, service.config)
+    return {"id": record.id, "file": str(stored), "passages": record.passages}
+
+
+@_protected.get("/stats", response_model=StatsModel)
+async def stats(service: Service = Depends(_service)) -> dict[str, Any]:
+    s = await run_in_threadpool(service.qa.store.stats)
+    return {"files": s.files, "failed": s.failed, "passages": s.passages, "pages": s.pages, "size_bytes": s.size_bytes}
+
+
+@_open.get("/healthz", response_model=Health)
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@_open.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+async def readyz(service: Service = Depends(_service)) -> Any:
+    """Readiness: the model is loaded and the database answers."""
+    if not service.ready:
+        return JSONResponse({"status": f"not ready: {service.load_error or 'loading the model'}"}, status_code=503)
+    try:
+        await run_in_threadpool(service.qa.store.has_passages)
+    except Exception as exc:
+        return JSONResponse({"status": f"not ready: database error: {exc}"}, status_code=503)
+    return {"status": "ready"}
+
+
+@_open.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def page() -> str:
+    # The page holds no data (it asks /ask), so it is served without the API key.
+    return _PAGE.read_text(encoding="utf-8")
