@@ -77,10 +77,13 @@ def index_paths(
     workers: int | None = None,
     prune: bool = False,
     show_progress: bool = True,
+    ray_address: str | None = None,
 ) -> IndexReport:
     """Index files and folders into `store`; see the module docstring.
 
     `workers` overrides options.workers (None: one per CPU core; 0: no worker processes).
+    `ray_address`: convert on that Ray cluster instead (ingest.ray_convert); this process
+    still decides what is unchanged and writes every file.
     `prune` forgets files under `paths` that are no longer there.
     Ctrl-C stops after the files in flight; the report says it was interrupted. A database
     that cannot be written (full disk, read-only file) stops the run too: every later file
@@ -116,8 +119,13 @@ def index_paths(
         converted: list[str] = []
         for path in todo:
             (streamed if _is_large_text(path, options.stream_text_above_mb) else converted).append(path)
-        n_workers = _worker_count(options.workers if workers is None else workers, len(converted))
-        for parsed in convert_files(converted, options, n_workers):
+        if ray_address is not None:
+            from ingest.ray_convert import convert_files_on_ray
+
+            results = convert_files_on_ray(converted, options, ray_address)
+        else:
+            results = convert_files(converted, options, _worker_count(options.workers if workers is None else workers, len(converted)))
+        for parsed in results:
             _save(store, report, parsed, options)
             progress.update()
         for path in streamed:

@@ -49,11 +49,24 @@ class Parsed:
 def convert_file(path: str, options: IngestOptions) -> Parsed:
     """Read, convert, clean and split one file into passages."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-            mtime = os.fstat(f.fileno()).st_mtime
+        data, mtime = read_file(path)
     except OSError as exc:
-        return Parsed(FileInfo(path, None, None, None), error=f"cannot read: {exc.strerror or exc}")
+        return unreadable(path, exc)
+    return convert_data(path, data, mtime, options)
+
+
+def read_file(path: str) -> tuple[bytes, float]:
+    """The bytes of a file and its modification time, read through one open file."""
+    with open(path, "rb") as f:
+        return f.read(), os.fstat(f.fileno()).st_mtime
+
+
+def unreadable(path: str, exc: OSError) -> Parsed:
+    return Parsed(FileInfo(path, None, None, None), error=f"cannot read: {exc.strerror or exc}")
+
+
+def convert_data(path: str, data: bytes, mtime: float, options: IngestOptions) -> Parsed:
+    """Convert, clean and split the bytes read from `path` into passages (never raises for a bad file)."""
     # The hash is of the bytes converted here, so the store never pairs passages with the
     # hash of a different version of the file.
     info = FileInfo(path, hashlib.sha256(data).hexdigest(), len(data), mtime)
@@ -151,7 +164,11 @@ def convert_files(paths: list[str], options: IngestOptions, workers: int) -> Ite
             try:
                 yield pool.submit(convert_file, path, options).result()
             except BrokenProcessPool:
-                yield Parsed(FileInfo(path, None, None, None), error="the converter crashed on this file (its worker process died)")
+                yield crashed(path, "its worker process died")
+
+
+def crashed(path: str, how: str) -> Parsed:
+    return Parsed(FileInfo(path, None, None, None), error=f"the converter crashed on this file ({how})")
 
 
 @contextmanager

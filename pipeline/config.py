@@ -142,6 +142,19 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class RayConfig:
+    __pydantic_config__ = _STRICT
+
+    actors: int | None = None
+    cpus_per_actor: int = 1
+
+    def __post_init__(self) -> None:
+        if self.actors is not None:
+            check_count("actors", self.actors)
+        check_count("cpus_per_actor", self.cpus_per_actor)
+
+
+@dataclass(frozen=True)
 class Config:
     __pydantic_config__ = _STRICT
 
@@ -151,6 +164,7 @@ class Config:
     reader: ReaderConfig = field(default_factory=ReaderConfig)
     ask: AskConfig = field(default_factory=AskConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
 
     def with_db(self, db: str | None) -> Config:
         """This configuration with store.path replaced (the --db option), when given."""

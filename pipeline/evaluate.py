@@ -31,6 +31,8 @@ from pipeline.ranking import Ranking
 
 if TYPE_CHECKING:
     from pipeline.qa import QA
+    from pipeline.reader import Reader
+    from pipeline.reader.ray_pool import RayReader
 
 RECALL_AT = (1, 5, 20)
 
@@ -143,11 +145,13 @@ def evaluate_squad(
     limit: int | None = None,
     predictions_path: str | Path | None = None,
     show_progress: bool = False,
+    reader: Reader | RayReader | None = None,
 ) -> dict[str, Any]:
     """`docqa eval squad`: the JSON of DESIGN.md for `mode` reader, retrieval or open.
 
     reader measures the reader alone (SQuAD's protocol: its top span in the question's own
-    paragraph); retrieval and open go through QA, as `docqa ask` does.
+    paragraph); retrieval and open go through QA, as `docqa ask` does. `reader`: another
+    reader than config.reader's (a RayReader reads on a Ray cluster).
     """
     if mode not in ("reader", "retrieval", "open"):
         raise EvaluationError(f"mode must be reader, retrieval or open, got {mode!r}")
@@ -158,7 +162,7 @@ def evaluate_squad(
     if mode == "reader":
         from pipeline.reader import Reader
 
-        reader = Reader(config.reader)
+        reader = reader if reader is not None else Reader(config.reader)
         read = reader.read_batch([q.question for q in questions], [[Document(content=q.context)] for q in questions], top_k=1, show_progress=show_progress)
         predictions = {q.id: (answers[0].text if answers else "") for q, answers in zip(questions, read)}
         result.update(squad_scores(predictions, questions))
@@ -167,7 +171,7 @@ def evaluate_squad(
 
         with tempfile.TemporaryDirectory(prefix="docqa-eval-") as tmp:
             store = index_paragraphs(paragraphs, Path(tmp) / "squad.db", config.ingest)
-            qa = QA(config, store=store)
+            qa = QA(config, store=store, reader=reader)
             recall, retrieved, latency = retrieval_recall(qa, questions, len(paragraphs), show_progress)
             result.update(recall)
             result["median_retrieval_ms"] = round(latency, 3)

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import haystack_compat  # noqa: F401  (Haystack without torch)
 from haystack import Document, Pipeline, component
@@ -31,6 +31,10 @@ from pipeline.checks import FilterError, check_question, check_questions
 from pipeline.config import AskConfig, Config, load_config
 from pipeline.ranking import Ranking, rank
 from pipeline.retriever import make_retriever
+
+if TYPE_CHECKING:
+    from pipeline.reader import Reader
+    from pipeline.reader.ray_pool import RayReader
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +74,14 @@ class AnswerRanker:
 class QA:
     """Question answering over one docqa database, configured by a `Config`."""
 
-    def __init__(self, config: Config, store: SQLiteDocumentStore | None = None) -> None:
+    def __init__(self, config: Config, store: SQLiteDocumentStore | None = None, reader: Reader | RayReader | None = None) -> None:
+        """`reader`: another reader with Reader's read_batch (a RayReader reads on a Ray cluster)."""
         from pipeline.reader import Reader
 
         self.config = config
         self.store = store if store is not None else SQLiteDocumentStore(config.store.path, create=False)
         self.retriever = make_retriever(self.store, config.retriever)
-        self.reader = Reader(config.reader)
+        self.reader = reader if reader is not None else Reader(config.reader)
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, *, db: str | None = None) -> QA:

@@ -40,7 +40,7 @@ def test_empty_file_is_defaults(tmp_path):
     "text, message",
     [
         ("store:\n  paht: x\n", "{p}: unknown key 'store.paht' (valid keys: path)"),
-        ("server: {}\n", "{p}: unknown key 'server' (valid keys: store, ingest, retriever, reader, ask, api)"),
+        ("server: {}\n", "{p}: unknown key 'server' (valid keys: store, ingest, retriever, reader, ask, api, ray)"),
         ("ingest:\n  split_length: 1.5\n", "{p}: ingest.split_length: input should be a valid integer, got 1.5"),
         ("ingest:\n  include: '*.pdf'\n", "{p}: ingest.include: input should be a valid array, got '*.pdf'"),
         ("ingest:\n  split_overlap: 200\n", "{p}: ingest: split_overlap must be >= 0 and < split_length (120), got 200"),

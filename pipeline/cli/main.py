@@ -13,7 +13,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -25,9 +26,21 @@ from pipeline.config import Config, load_config
 
 if TYPE_CHECKING:
     from pipeline.qa import QA, AskOptions
+    from pipeline.reader.ray_pool import RayReader
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+ray_option = click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="auto",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Run on a Ray cluster: ADDRESS of its head (host:port), 'auto' (default: the cluster started here "
+    "with `ray start`, or RAY_ADDRESS) or 'local' (a new one in this process). Needs the [ray] extra.",
+)
 
 
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,8 +72,9 @@ def cli(verbose: int) -> None:
 @click.option("--workers", type=click.IntRange(min=0), help="Conversion processes (default: ingest.workers, else one per core; 0: none).")
 @click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@ray_option
 @common_options
-def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, config: Config) -> None:
+def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, ray_address: str | None, config: Config) -> None:
     """Index PDF, .txt and .md files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
@@ -70,7 +84,8 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     from store.document_store import SQLiteDocumentStore
 
     store = SQLiteDocumentStore(config.store.path)
-    report = index_paths(store, paths, config.ingest, workers=workers, prune=prune)
+    with _ray_output(ray_address):
+        report = index_paths(store, paths, config.ingest, workers=workers, prune=prune, ray_address=ray_address)
     for failure in report.failures:
         click.echo(f"failed: {failure.path}: {failure.error}", err=True)
     click.echo(report.summary(), err=True)
@@ -92,6 +107,7 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
 @click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
+@ray_option
 @common_options
 def ask(
     question: str | None,
@@ -101,6 +117,7 @@ def ask(
     batch_file: str | None,
     out: str | None,
     as_json: bool,
+    ray_address: str | None,
     config: Config,
 ) -> None:
     """Answer QUESTION from the indexed files, or every question of --batch FILE.
@@ -119,24 +136,53 @@ def ask(
             raise click.BadParameter(str(exc), param_hint="QUESTION") from None
     from pipeline.qa import QA
 
-    qa = QA(config)
-    options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths)
+    with _ray_output(ray_address) as stdout:
+        qa = QA(config, reader=_ray_reader(config, ray_address))
+        options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths)
+        if batch_file is not None:
+            failed = _ask_batch(qa, batch_file, out, options, stdout)
+        else:
+            assert question is not None
+            started = time.perf_counter()
+            [ranking] = qa.run([question], options)
+            seconds = time.perf_counter() - started
     if batch_file is not None:
-        if _ask_batch(qa, batch_file, out, options):
+        if failed:
             sys.exit(EXIT_FAILED)
         return
-    from pipeline.cli.output import print_ranking
-
-    assert question is not None
-    started = time.perf_counter()
-    [ranking] = qa.run([question], options)
     if as_json:
-        click.echo(json.dumps(ranking.to_json(time.perf_counter() - started), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(ranking.to_json(seconds), indent=2, ensure_ascii=False))
     else:
+        from pipeline.cli.output import print_ranking
+
         print_ranking(ranking, config.ask.min_score)
 
 
-def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions) -> int:
+@contextmanager
+def _ray_output(ray_address: str | None) -> Iterator[TextIO]:
+    """The stream for results while a command runs; with --ray, stdout is stderr meanwhile.
+
+    Ray's driver prints its workers' errors (a worker killed, out of memory) on stdout,
+    which must hold only results (--json, JSONL): they go to stderr with the logs.
+    """
+    stdout = sys.stdout
+    if ray_address is None:
+        yield stdout
+        return
+    with redirect_stdout(sys.stderr):
+        yield stdout
+
+
+def _ray_reader(config: Config, ray_address: str | None) -> RayReader | None:
+    """A reader on the Ray cluster at `ray_address`, or None to read in this process."""
+    if ray_address is None:
+        return None
+    from pipeline.reader.ray_pool import RayReader
+
+    return RayReader(config.reader, config.ray, ray_address)
+
+
+def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions, stdout: TextIO) -> int:
     """Answer a batch file as JSONL, each line written as soon as it is answered; returns how many lines failed."""
     from pipeline.batch import BatchSummary, read_batch_file, run_batch
 
@@ -146,7 +192,7 @@ def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions) ->
     try:
         for record in run_batch(qa, items, options, summary, show_progress=True):
             if stream is None:
-                stream = open(out, "w", encoding="utf-8") if out else sys.stdout
+                stream = open(out, "w", encoding="utf-8") if out else stdout
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             stream.flush()
     finally:
@@ -198,8 +244,11 @@ def evaluate() -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N questions.")
 @click.option("--predictions", type=click.Path(dir_okay=False), help="Write predictions in SQuAD's format ({id: answer}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
+@ray_option
 @common_options
-def eval_squad(file: str, mode: str, limit: int | None, predictions: str | None, as_json: bool, config: Config) -> None:
+def eval_squad(
+    file: str, mode: str, limit: int | None, predictions: str | None, as_json: bool, ray_address: str | None, config: Config
+) -> None:
     """Exact match, F1 and recall@k on a SQuAD v1.1 FILE.
 
     reader: each question read against its own paragraph. retrieval: every paragraph indexed
@@ -208,7 +257,9 @@ def eval_squad(file: str, mode: str, limit: int | None, predictions: str | None,
     """
     from pipeline.evaluate import evaluate_squad
 
-    result = evaluate_squad(file, mode, config, limit=limit, predictions_path=predictions, show_progress=True)
+    with _ray_output(ray_address):
+        reader = _ray_reader(config, ray_address) if mode != "retrieval" else None
+        result = evaluate_squad(file, mode, config, limit=limit, predictions_path=predictions, show_progress=True, reader=reader)
     _print_result(result, as_json)
 
 
