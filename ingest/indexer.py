@@ -29,7 +29,7 @@ from store.errors import StoreError
 from store.records import Failure, FileInfo
 
 from ingest.clean import clean
-from ingest.convert import TEXT_SUFFIXES, ConversionError, read_text_file
+from ingest.convert import DOUBTFUL_ENCODING, TEXT_SUFFIXES, ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
 from ingest.split import Split, split_stream, split_text
@@ -46,6 +46,7 @@ class IndexReport:
     removed: int = 0
     passages: int = 0  # passages written by this run
     failures: list[Failure] = field(default_factory=list)
+    doubtful: list[Failure] = field(default_factory=list)  # indexed, in an encoding that may be wrong
     seconds: float = 0.0
     interrupted: bool = False
     error: str | None = None  # why the run stopped early: the database could not be written
@@ -64,6 +65,8 @@ class IndexReport:
             f"{self.indexed} indexed ({self.passages} passages), {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.removed} removed in {self.seconds:.1f} s"
         )
+        if self.doubtful:
+            line += f"; {len(self.doubtful)} read in a doubtful encoding (see above)"
         if self.error is not None:
             return "stopped: " + line
         return ("interrupted: " + line) if self.interrupted else line
@@ -138,9 +141,16 @@ def index_paths(
     return report
 
 
+def _warn(report: IndexReport, path: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        if warning.startswith(DOUBTFUL_ENCODING):
+            report.doubtful.append(Failure(path, warning))
+        else:
+            logger.warning("%s: %s", path, warning)
+
+
 def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, options: IngestOptions) -> None:
-    for warning in parsed.warnings:
-        logger.warning("%s: %s", parsed.file.path, warning)
+    _warn(report, parsed.file.path, parsed.warnings)
     if parsed.error is not None:
         _record_failure(store, report, parsed.file, parsed.error, options.splitter)
         return
@@ -185,7 +195,7 @@ def _save_streamed(store: SQLiteDocumentStore, report: IndexReport, path: str, o
 
     def passages() -> Iterator[Any]:
         nonlocal written
-        splits = split_stream(read_text_file(reader, warnings), options.split_length, options.split_overlap)
+        splits = split_stream(read_text_file(reader, warnings, options.encoding), options.split_length, options.split_overlap)
         for written, document in enumerate(_documents(path, splits, itertools.repeat(None)), 1):
             yield document
         if reader.hexdigest() != sha:
@@ -200,8 +210,7 @@ def _save_streamed(store: SQLiteDocumentStore, report: IndexReport, path: str, o
     except ConversionError as exc:
         _record_failure(store, report, info, str(exc), options.splitter)
         return
-    for warning in warnings:
-        logger.warning("%s: %s", path, warning)
+    _warn(report, path, warnings)
     report.indexed += 1
     report.passages += written
 

@@ -59,7 +59,7 @@ def convert_file(path: str, options: IngestOptions) -> Parsed:
     info = FileInfo(path, hashlib.sha256(data).hexdigest(), len(data), mtime)
     try:
         with _time_limit(options.timeout_s):
-            converted = convert(Path(path), data)
+            converted = convert(Path(path), data, options.encoding)
             splits = split_text(converted.text, options.split_length, options.split_overlap)
     except ConversionError as exc:
         return Parsed(info, error=str(exc))

@@ -73,6 +73,8 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     report = index_paths(store, paths, config.ingest, workers=workers, prune=prune)
     for failure in report.failures:
         click.echo(f"failed: {failure.path}: {failure.error}", err=True)
+    for doubtful in report.doubtful:
+        click.echo(f"{doubtful.path}: {doubtful.error}", err=True)
     click.echo(report.summary(), err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
