@@ -255,6 +255,40 @@ def serve(host: str | None, port: int | None, config: Config) -> None:
     uvicorn.run(app, host=host or config.api.host, port=port or config.api.port, log_level="info")
 
 
+@cli.group()
+def model() -> None:
+    """Fetch the reader model, or check that it loads."""
+
+
+@model.command("download")
+@click.argument("name", required=False)
+@click.option("--to", "folder", type=click.Path(file_okay=False), help="Save it in folder DIR (default: the Hugging Face cache).")
+@common_options
+def model_download(name: str | None, folder: str | None, config: Config) -> None:
+    """Fetch hub model NAME (default: reader.model) with the files the reader needs.
+
+    Into the Hugging Face cache, where docqa finds it by its hub id, or into --to DIR: a
+    folder to copy to machines without network and name in reader.model.
+    """
+    from pipeline.hub import download
+
+    name = name or config.reader.model
+    path = download(name, folder)
+    click.echo(str(path))
+    if folder is not None:
+        click.echo(f"set reader.model to {path} (or copy the folder to the machine that needs it)", err=True)
+
+
+@model.command("check")
+@common_options
+def model_check(config: Config) -> None:
+    """Load the configured reader model and say what it is, its device and precision."""
+    from pipeline.hub import describe
+
+    for line in describe(config.reader).lines():
+        click.echo(line)
+
+
 @cli.command("config")
 @common_options
 def show_config(config: Config) -> None:
