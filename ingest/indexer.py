@@ -92,7 +92,8 @@ def index_paths(
     started = time.perf_counter()
     roots = [os.path.abspath(p) for p in paths]
     report = IndexReport()
-    found = discover(roots, options.include, options.exclude)
+    # With prune, a path that is gone is only there to have its files forgotten.
+    found = discover([r for r in roots if not prune or os.path.lexists(r)], options.include, options.exclude)
     known = store.file_states()
     for failure in found.failures:
         _record_failure(store, report, FileInfo(failure.path, None, None, None), failure.error)
@@ -147,6 +148,17 @@ def _warn(report: IndexReport, path: str, warnings: list[str]) -> None:
             report.doubtful.append(Failure(path, warning))
         else:
             logger.warning("%s: %s", path, warning)
+
+
+def forget_paths(store: SQLiteDocumentStore, paths: Iterable[str | os.PathLike[str]]) -> dict[str, list[str]]:
+    """Forget the indexed files that are `paths` or lie under them (present on disk or deleted).
+
+    Returns, for each path as given, the files forgotten (none: it was not indexed).
+    """
+    known = list(store.file_states())
+    forgotten = {str(p): [f for f in known if under(f, [os.path.abspath(p)])] for p in paths}
+    store.remove_files({f for files in forgotten.values() for f in files})
+    return forgotten
 
 
 def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, options: IngestOptions) -> None:

@@ -268,11 +268,12 @@ class SQLiteDocumentStore:
             conn.execute(delete(FileRow).where(FileRow.id.in_(ids)))
         return len(ids)
 
-    def list_files(self, offset: int = 0, limit: int = 50) -> tuple[list[FileRecord], int]:
-        """A page of files by path, and how many there are in all."""
+    def list_files(self, offset: int = 0, limit: int | None = 50, status: str | None = None) -> tuple[list[FileRecord], int]:
+        """A page of files by path (`limit` None: all), only those of `status` when given, and how many there are in all."""
+        where = [] if status is None else [FileRow.status == status]
         with self._engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(FileRow)).scalar_one()
-            rows = conn.execute(self._select_files().order_by(FileRow.path).offset(offset).limit(limit))
+            total = conn.execute(select(func.count()).select_from(FileRow).where(*where)).scalar_one()
+            rows = conn.execute(self._select_files().where(*where).order_by(FileRow.path).offset(offset).limit(limit))
             return [_to_file_record(r) for r in rows], total
 
     def get_file(self, file_id: int) -> FileRecord | None:

@@ -55,9 +55,9 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--workers", type=click.IntRange(min=0), help="Conversion processes (default: ingest.workers, else one per core; 0: none).")
-@click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there.")
+@click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there (PATHS may be gone too).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @common_options
 def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, config: Config) -> None:
@@ -67,6 +67,12 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     are reported and recorded, and the rest are indexed. Exits 1 when some files failed.
     """
     from ingest.indexer import index_paths
+
+    for path in paths:
+        if not prune and not os.path.lexists(path):
+            raise click.BadParameter(
+                f"Path '{path}' does not exist. (To forget its files, add --prune or run `docqa forget {path}`.)", param_hint="'PATHS...'"
+            )
     from store.document_store import SQLiteDocumentStore
 
     store = SQLiteDocumentStore(config.store.path)
@@ -83,6 +89,48 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if report.failed:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--failed", "failed_only", is_flag=True, help="Only the files that could not be indexed, with why.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files as JSON on stdout.")
+@common_options
+def files(failed_only: bool, as_json: bool, config: Config) -> None:
+    """List the files in the database: indexed ones with their pages and passages, failed ones with why."""
+    import dataclasses
+
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    records, _ = store.list_files(0, None, status="failed" if failed_only else None)
+    if as_json:
+        click.echo(json.dumps({"files": [dataclasses.asdict(r) for r in records]}, indent=2, ensure_ascii=False))
+        return
+    from pipeline.cli.output import print_files
+
+    print_files(records)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@common_options
+def forget(paths: tuple[str, ...], config: Config) -> None:
+    """Forget indexed files: each PATH is a file or a folder, still on disk or deleted. Files on disk are not touched.
+
+    Exits 1 when a PATH holds no indexed file.
+    """
+    from ingest.indexer import forget_paths
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    forgotten = forget_paths(store, paths)
+    for path, removed in forgotten.items():
+        if not removed:
+            click.echo(f"not indexed: {path} (`docqa files` lists what is)", err=True)
+    total = sum(len(removed) for removed in forgotten.values())
+    click.echo(f"forgot {total} file{'s' if total != 1 else ''}", err=True)
+    if not all(forgotten.values()):
         sys.exit(EXIT_FAILED)
 
 

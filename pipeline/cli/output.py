@@ -6,6 +6,8 @@ import os
 
 import click
 
+from store.records import FileRecord
+
 from pipeline.ranking import Ranking, RankedAnswer, Source
 
 
@@ -32,13 +34,27 @@ def _print_answer(number: int, answer: RankedAnswer) -> None:
     click.echo()
 
 
+def print_files(records: list[FileRecord]) -> None:
+    """One line a file: its path (relative to the current folder when inside it) and its state."""
+    for record in records:
+        if record.status == "failed":
+            click.echo(f"{_shown(record.path)}  failed: {record.error}")
+        else:
+            pages = f"{record.pages} pages, " if record.pages is not None else ""
+            click.echo(f"{_shown(record.path)}  {pages}{record.passages} passages")
+    failed = sum(r.status == "failed" for r in records)
+    click.echo(f"{len(records)} files ({len(records) - failed} indexed, {failed} failed)", err=True)
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def _where(source: Source) -> str:
     if source.file is None:
         return f"passage {source.passage_id[:12]}"
-    path = source.file
-    relative = os.path.relpath(path)
-    if not relative.startswith(".."):
-        path = relative
+    path = _shown(source.file)
     return f"{path}:{source.page}" if source.page is not None else path
 
 
