@@ -6,6 +6,10 @@ batch jobs) translate the exceptions and never re-check.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Sequence
+
 from store.errors import DocqaError
 
 
@@ -40,3 +44,22 @@ def check_questions(questions: list[str], max_chars: int, most: int | None = Non
         raise QuestionError(f"{len(questions)} questions, more than {most}")
     for index, question in enumerate(questions):
         check_question(question, max_chars, index)
+
+
+class NoMatchingFileError(FilterError):
+    """Path patterns that match no indexed file."""
+
+
+def anchor_patterns(patterns: Sequence[str], base: str | None) -> list[str]:
+    """Path globs as a shell reads them: a relative pattern is taken from folder `base`, an absolute one as it is.
+
+    Indexed files are known by absolute path, so `examples/*` run from /home/me means
+    /home/me/examples/*, and `reports/` every file under /home/me/reports. Without `base`
+    (a caller with no current folder) patterns are kept.
+    """
+    if base is None:
+        return list(patterns)
+    # Glob characters in the folder's own name stand for themselves.
+    escaped = re.sub(r"([*?\[])", r"[\1]", base)
+    # "reports/" is the folder: every file under it.
+    return [(p if os.path.isabs(p) else os.path.normpath(os.path.join(escaped, p))) + ("/*" if p.endswith("/") else "") for p in patterns]

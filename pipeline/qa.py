@@ -27,7 +27,7 @@ from store.document_store import SQLiteDocumentStore
 from store.errors import StoreError, check_count
 
 from pipeline.answers import Answer
-from pipeline.checks import FilterError, check_question, check_questions
+from pipeline.checks import FilterError, NoMatchingFileError, anchor_patterns, check_question, check_questions
 from pipeline.config import AskConfig, Config, load_config
 from pipeline.ranking import Ranking, rank
 from pipeline.retriever import make_retriever
@@ -113,8 +113,13 @@ class QA:
         file_ids: Sequence[int] | None = None,
         filters: dict[str, Any] | None = None,
         max_top_k: int | None = None,
+        base: str | None = None,
     ) -> AskOptions:
-        """Checked options for run(); `max_top_k` is a ceiling a shell may impose (the HTTP API's)."""
+        """Checked options for run(); `max_top_k` is a ceiling a shell may impose (the HTTP API's).
+
+        `base`: the folder relative `paths` patterns are taken from (the CLI's current folder).
+        """
+        paths = anchor_patterns(paths or (), base)
         top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k, max_top_k)
         retrieve_k = check_count("retrieve_k", self.config.retriever.top_k if retrieve_k is None else retrieve_k)
         if filters is not None:
@@ -125,6 +130,15 @@ class QA:
         self.retriever.check_restrictions(filters, list(paths or ()), list(file_ids or ()))
         filters_json = None if filters is None else json.dumps(filters, sort_keys=True)
         return AskOptions(top_k, retrieve_k, tuple(paths or ()), tuple(file_ids or ()), filters_json)
+
+    def check_paths(self, options: AskOptions) -> None:
+        """NoMatchingFileError when path patterns restrict the search to no indexed file at all."""
+        if options.paths and not self.store.count_files_matching(options.paths):
+            shown = ", ".join(repr(p) for p in options.paths)
+            raise NoMatchingFileError(
+                f"no indexed file matches {shown} (a pattern like '*/name.pdf' finds a name in any folder): "
+                "`docqa files` lists the indexed files"
+            )
 
     def check_question(self, question: str) -> None:
         """QuestionError when `question` cannot be asked (empty, longer than ask.max_question_chars)."""

@@ -276,6 +276,12 @@ class SQLiteDocumentStore:
             rows = conn.execute(self._select_files().where(*where).order_by(FileRow.path).offset(offset).limit(limit))
             return [_to_file_record(r) for r in rows], total
 
+    def count_files_matching(self, patterns: Iterable[str]) -> int:
+        """How many files (indexed or failed) have a path matching one of the glob `patterns` (SQLite GLOB)."""
+        with self._engine.connect() as conn:
+            matching = or_(*(FileRow.path.op("GLOB")(pattern) for pattern in patterns))
+            return conn.execute(select(func.count()).select_from(FileRow).where(matching)).scalar_one()
+
     def get_file(self, file_id: int) -> FileRecord | None:
         return self._one_file(FileRow.id == file_id)
 

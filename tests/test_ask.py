@@ -63,6 +63,43 @@ def test_file_filter(indexed):
 
 
 @pytest.mark.parametrize(
+    "folder, pattern, names",
+    [
+        (REPO, "examples/*", {"harbor-railway.pdf", "coffee-brewing.txt", "solar-system.md"}),
+        (REPO, "examples/", {"harbor-railway.pdf", "coffee-brewing.txt", "solar-system.md"}),
+        (REPO, "examples/harbor-railway.pdf", {"harbor-railway.pdf"}),
+        (REPO, "./examples/*.pdf", {"harbor-railway.pdf"}),
+        (EXAMPLES, "harbor-railway.pdf", {"harbor-railway.pdf"}),
+        (EXAMPLES / "..", "examples/coffee-*", {"coffee-brewing.txt"}),
+        (Path("/"), str(EXAMPLES / "*.md"), {"solar-system.md"}),
+    ],
+)
+def test_file_globs_are_relative_to_the_current_folder_or_absolute(indexed, monkeypatch, folder, pattern, names):
+    monkeypatch.chdir(folder)
+    result = run("ask", "When did the railway close or which planet is hottest or what grind?", "--config", str(indexed), "--json", "--file", pattern, "--top-k", "10")
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["answers"]
+    assert answers and {Path(a["file"]).name for a in answers} <= names
+
+
+def test_file_glob_that_matches_no_file_says_so(indexed, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("ask", "When did the railway close?", "--config", str(indexed), "--file", "harbor-railway.pdf", "--file", "*.doc")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: no indexed file matches '{REPO / 'harbor-railway.pdf'}', '{REPO / '*.doc'}' (a pattern like "
+        "'*/name.pdf' finds a name in any folder): `docqa files` lists the indexed files\n"
+    )
+
+
+def test_no_passage_in_the_selected_files_says_where_it_looked(indexed, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("ask", "Kestrel locomotive?", "--config", str(indexed), "--file", "examples/solar-system.md")
+    assert result.exit_code == 0
+    assert result.stdout == "No answer: no passage of the files --file selects matches the words of the question.\n"
+
+
+@pytest.mark.parametrize(
     "question",
     ["What is the tallest volcano?", "Who built the Northport Harbor Railway?", "What grind does espresso need?", "When did the railway close?"],
 )
@@ -144,3 +181,12 @@ def test_model_that_cannot_load(indexed, tmp_path):
     assert result.stderr == (
         f"Error: reader model {str(tmp_path / 'no-model')!r}: no such folder: set reader.model to a folder holding the model\n"
     )
+
+
+def test_anchor_patterns_escapes_the_folder_and_keeps_absolute_ones():
+    from pipeline.checks import anchor_patterns
+
+    assert anchor_patterns(["a/*.pdf", "/abs/*", "../b/", "x"], "/home/me [1]*") == [
+        "/home/me [[]1][*]/a/*.pdf", "/abs/*", "/home/b/*", "/home/me [[]1][*]/x"
+    ]
+    assert anchor_patterns(["*.txt"], None) == ["*.txt"]

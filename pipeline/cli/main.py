@@ -138,7 +138,7 @@ def forget(paths: tuple[str, ...], config: Config) -> None:
 @click.argument("question", required=False)
 @click.option("--top-k", type=click.IntRange(min=1), help="Answers to show (default: ask.top_k).")
 @click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
-@click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB (repeatable).")
+@click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB, relative to the current folder or absolute (repeatable).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
 @click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
@@ -170,7 +170,8 @@ def ask(
     from pipeline.qa import QA
 
     qa = QA(config)
-    options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths)
+    options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
+    qa.check_paths(options)
     if batch_file is not None:
         if _ask_batch(qa, batch_file, out, options):
             sys.exit(EXIT_FAILED)
@@ -183,7 +184,7 @@ def ask(
     if as_json:
         click.echo(json.dumps(ranking.to_json(time.perf_counter() - started), indent=2, ensure_ascii=False))
     else:
-        print_ranking(ranking, config.ask.min_score)
+        print_ranking(ranking, config.ask.min_score, restricted=bool(paths))
 
 
 def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions) -> int:

@@ -11,14 +11,15 @@ from store.records import FileRecord
 from pipeline.ranking import Ranking, RankedAnswer, Source
 
 
-def print_ranking(ranking: Ranking, min_score: float) -> None:
+def print_ranking(ranking: Ranking, min_score: float, restricted: bool = False) -> None:
     if ranking.found:
         shown = ranking.answers
     elif ranking.candidates:
         click.echo(f"No answer scored at least ask.min_score ({min_score:g}). Best candidates, not answers:\n")
         shown = ranking.candidates
     else:
-        click.echo("No answer: no passage matches the words of the question.")
+        where = " of the files --file selects" if restricted else ""
+        click.echo(f"No answer: no passage{where} matches the words of the question.")
         return
     for number, answer in enumerate(shown, start=1):
         _print_answer(number, answer)
