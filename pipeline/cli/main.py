@@ -140,7 +140,8 @@ def forget(paths: tuple[str, ...], config: Config) -> None:
 @click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
 @click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB, relative to the current folder or absolute (repeatable).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
-@click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout.")
+@click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout, each as it is done.")
+@click.option("--resume", is_flag=True, help="With --out: skip the questions FILE already has results for, and append the others.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
 @common_options
 def ask(
@@ -150,6 +151,7 @@ def ask(
     paths: tuple[str, ...],
     batch_file: str | None,
     out: str | None,
+    resume: bool,
     as_json: bool,
     config: Config,
 ) -> None:
@@ -162,6 +164,8 @@ def ask(
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
+    if resume and out is None:
+        raise click.UsageError("--resume goes with --batch FILE --out FILE (it skips the questions already in the --out file)")
     if question is not None:
         try:
             check_question(question, config.ask.max_question_chars)
@@ -173,7 +177,7 @@ def ask(
     options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
     qa.check_paths(options)
     if batch_file is not None:
-        if _ask_batch(qa, batch_file, out, options):
+        if _ask_batch(qa, batch_file, out, resume, options):
             sys.exit(EXIT_FAILED)
         return
     from pipeline.cli.output import print_ranking
@@ -187,19 +191,29 @@ def ask(
         print_ranking(ranking, config.ask.min_score, restricted=bool(paths))
 
 
-def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions) -> int:
+def _ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: AskOptions) -> int:
     """Answer a batch file as JSONL, each line written as soon as it is answered; returns how many lines failed."""
-    from pipeline.batch import BatchSummary, read_batch_file, run_batch
+    from pipeline.batch import BatchSummary, done_ids, read_batch_file, run_batch
 
     items = read_batch_file(batch_file)
     summary = BatchSummary()
+    if resume:
+        assert out is not None
+        done = done_ids(out)
+        todo = [item for item in items if item.id not in done]
+        summary.skipped = len(items) - len(todo)
+        items = todo
     stream: TextIO | None = None  # opened at the first record, so a batch refused at once leaves no file
     try:
         for record in run_batch(qa, items, options, summary, show_progress=True):
             if stream is None:
-                stream = open(out, "w", encoding="utf-8") if out else sys.stdout
+                stream = open(out, "a" if resume else "w", encoding="utf-8") if out else sys.stdout
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             stream.flush()
+    except KeyboardInterrupt:
+        if out:
+            click.echo(f"interrupted: {summary.line()}; `--resume` goes on from there", err=True)
+        raise
     finally:
         if out and stream is not None:
             stream.close()
