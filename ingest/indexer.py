@@ -47,6 +47,9 @@ class IndexReport:
     passages: int = 0  # passages written by this run
     failures: list[Failure] = field(default_factory=list)
     doubtful: list[Failure] = field(default_factory=list)  # indexed, in an encoding that may be wrong
+    # Files under the indexed paths that the index holds as failed after the run: this run's
+    # failures and those of earlier runs that are unchanged since (counted there as unchanged).
+    still_failed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
     error: str | None = None  # why the run stopped early: the database could not be written
@@ -65,6 +68,9 @@ class IndexReport:
             f"{self.indexed} indexed ({self.passages} passages), {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.removed} removed in {self.seconds:.1f} s"
         )
+        if self.still_failed > self.failed:
+            n = self.still_failed
+            line += f"; {n} file{'s' if n != 1 else ''} under these paths {'are' if n != 1 else 'is'} still failed (`docqa files --failed` says why)"
         if self.doubtful:
             line += f"; {len(self.doubtful)} read in a doubtful encoding (see above)"
         if self.error is not None:
@@ -132,6 +138,7 @@ def index_paths(
             seen = set(found.files) | {f.path for f in found.failures}
             gone = [p for p in known if under(p, roots) and p not in seen]
             report.removed = store.remove_files(gone)
+        report.still_failed = sum(state.status == "failed" and under(path, roots) for path, state in store.file_states().items())
     except KeyboardInterrupt:
         report.interrupted = True
     except StoreError as exc:

@@ -73,3 +73,15 @@ def test_prune_accepts_a_deleted_folder_or_file(indexed):
     refused = run("index", "docs/md", "--db", "i.db")
     assert refused.exit_code == 2
     assert "Path 'docs/md' does not exist. (To forget its files, add --prune or run `docqa forget docs/md`.)" in refused.stderr
+
+
+def test_a_re_index_exits_1_while_failed_files_remain_and_says_how_many(indexed):
+    again = run("index", "docs", "--db", "i.db", "--json")
+    assert again.exit_code == 1
+    assert json.loads(again.stdout)["files"] == {"indexed": 0, "unchanged": 5, "failed": 0, "removed": 0}
+    assert again.stderr.rstrip().endswith(" s; 1 file under these paths is still failed (`docqa files --failed` says why)")
+    # Only the paths indexed count: a folder without failed files is a success.
+    assert run("index", "docs/md", "--db", "i.db").exit_code == 0
+    (indexed / "docs" / "empty.txt").write_text("Not empty any more.", encoding="utf-8")
+    fixed = run("index", "docs", "--db", "i.db")
+    assert fixed.exit_code == 0 and "still failed" not in fixed.stderr

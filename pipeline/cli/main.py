@@ -64,7 +64,8 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     """Index PDF, .txt and .md files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
-    are reported and recorded, and the rest are indexed. Exits 1 when some files failed.
+    are reported and recorded, and the rest are indexed. Exits 1 when some files under
+    PATHS are failed, in this run or an earlier one.
     """
     from ingest.indexer import index_paths
 
@@ -88,7 +89,7 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
         raise click.ClickException(report.error)
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
-    if report.failed:
+    if report.failed or report.still_failed:
         sys.exit(EXIT_FAILED)
 
 
