@@ -9,8 +9,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from store.errors import DocqaError
+from store.errors import DocqaError, StoreError
+
+if TYPE_CHECKING:
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.config import Config
 
 
 class QuestionError(DocqaError):
@@ -63,3 +69,31 @@ def anchor_patterns(patterns: Sequence[str], base: str | None) -> list[str]:
     escaped = re.sub(r"([*?\[])", r"[\1]", base)
     # "reports/" is the folder: every file under it.
     return [(p if os.path.isabs(p) else os.path.normpath(os.path.join(escaped, p))) + ("/*" if p.endswith("/") else "") for p in patterns]
+
+
+class EmptyIndexError(StoreError):
+    """The database holds no passages yet."""
+
+
+def check_has_passages(store: SQLiteDocumentStore) -> None:
+    if not store.has_passages():
+        raise EmptyIndexError(f"the database {store.path} holds no passages: run `docqa index PATH` first")
+
+
+def check_ready(config: Config) -> None:
+    """What asking needs besides the model's weights, checked in a second without loading torch.
+
+    The database exists and holds passages, and reader.model can be had (a folder that exists,
+    the Hugging Face cache, or a hub that answers): a command refuses at once instead of after
+    the seconds it takes to load the model.
+    """
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.hub import locate
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    try:
+        check_has_passages(store)
+    finally:
+        store.close()
+    locate(config.reader.model)

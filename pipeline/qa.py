@@ -17,26 +17,35 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store import haystack_compat  # noqa: F401  (Haystack without torch)
 from haystack import Document, Pipeline, component
 from haystack.dataclasses import ExtractedAnswer
 
 from store.document_store import SQLiteDocumentStore
-from store.errors import StoreError, check_count
+from store.errors import check_count
 
 from pipeline.answers import Answer
-from pipeline.checks import FilterError, NoMatchingFileError, anchor_patterns, check_question, check_questions
+from pipeline.checks import (
+    EmptyIndexError,
+    FilterError,
+    NoMatchingFileError,
+    anchor_patterns,
+    check_has_passages,
+    check_question,
+    check_questions,
+)
 from pipeline.config import AskConfig, Config, load_config
 from pipeline.ranking import Ranking, rank
 from pipeline.retriever import make_retriever
 
+if TYPE_CHECKING:
+    from pipeline.reader.reader import Reader
+
+__all__ = ["QA", "AskOptions", "AnswerRanker", "EmptyIndexError"]
+
 logger = logging.getLogger(__name__)
-
-
-class EmptyIndexError(StoreError):
-    """The database holds no passages yet."""
 
 
 @dataclass(frozen=True)
@@ -71,12 +80,19 @@ class QA:
     """Question answering over one docqa database, configured by a `Config`."""
 
     def __init__(self, config: Config, store: SQLiteDocumentStore | None = None) -> None:
-        from pipeline.reader import Reader
-
         self.config = config
         self.store = store if store is not None else SQLiteDocumentStore(config.store.path, create=False)
         self.retriever = make_retriever(self.store, config.retriever)
-        self.reader = Reader(config.reader)
+        self._reader: Reader | None = None
+
+    @property
+    def reader(self) -> Reader:
+        """The reader, made on first use: a QA that only checks or retrieves never imports torch."""
+        if self._reader is None:
+            from pipeline.reader import Reader
+
+            self._reader = Reader(self.config.reader)
+        return self._reader
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, *, db: str | None = None) -> QA:
@@ -172,8 +188,7 @@ class QA:
         return documents
 
     def check_not_empty(self) -> None:
-        if not self.store.has_passages():
-            raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
+        check_has_passages(self.store)
 
     def candidates(self, top_k: int) -> int:
         """Answers the reader hands to the ranking per question: reader.top_k, and never fewer than top_k.

@@ -21,7 +21,7 @@ import click
 from store.errors import DocqaError
 
 from pipeline.checks import QuestionError, check_question
-from pipeline.config import Config, load_config
+from pipeline.config import Config, find_config, load_config
 
 if TYPE_CHECKING:
     from pipeline.qa import QA, AskOptions
@@ -33,12 +33,16 @@ EXIT_INTERRUPTED = 130
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--config and --db, accepted by every command (DESIGN.md)."""
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults.")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults (default: the nearest docqa.yaml).")
     @click.option("--db", type=click.Path(dir_okay=False), help="Database file (overrides store.path).")
     @functools.wraps(command)
     def wrapper(*args: Any, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
         try:
-            config = load_config(config_path).with_db(db)
+            if config_path is None and (found := find_config(os.getcwd())) is not None:
+                logging.getLogger(__name__).info("configuration: %s", found)
+                config = load_config(found, project=True).with_db(db)
+            else:
+                config = load_config(config_path).with_db(db)
             return command(*args, config=config, **kwargs)
         except DocqaError as exc:
             raise click.ClickException(str(exc)) from None
@@ -158,10 +162,16 @@ def ask(
 ) -> None:
     """Answer QUESTION from the indexed files, or every question of --batch FILE.
 
+    Without either on a terminal, asks for questions one after another with the model loaded
+    once (Ctrl-D ends). Everything but the model (the database, where the model comes from,
+    --file patterns, the batch file) is checked before the model loads.
+
     Exit status: 0 answered (also when no answer passes ask.min_score); 1 an error, or
     some batch lines failed; 2 a usage error (no question, an empty question).
     """
-    if (question is None) == (batch_file is None):
+    given = (question is not None) + (batch_file is not None)
+    interactive = given == 0 and _on_a_terminal()
+    if given != 1 and not interactive:
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
@@ -172,6 +182,9 @@ def ask(
             check_question(question, config.ask.max_question_chars)
         except QuestionError as exc:
             raise click.BadParameter(str(exc), param_hint="QUESTION") from None
+    from pipeline.checks import check_ready
+
+    check_ready(config)  # before importing Haystack and torch: a missing database is said at once
     from pipeline.qa import QA
 
     qa = QA(config)
@@ -181,15 +194,49 @@ def ask(
         if _ask_batch(qa, batch_file, out, resume, options):
             sys.exit(EXIT_FAILED)
         return
+    if question is None:
+        _ask_interactively(qa, options, as_json, restricted=bool(paths))
+        return
+    _answer(qa, question, options, as_json, restricted=bool(paths))
+
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _answer(qa: QA, question: str, options: AskOptions, as_json: bool, restricted: bool) -> None:
     from pipeline.cli.output import print_ranking
 
-    assert question is not None
     started = time.perf_counter()
     [ranking] = qa.run([question], options)
     if as_json:
         click.echo(json.dumps(ranking.to_json(time.perf_counter() - started), indent=2, ensure_ascii=False))
     else:
-        print_ranking(ranking, config.ask.min_score, restricted=bool(paths))
+        print_ranking(ranking, qa.config.ask.min_score, restricted=restricted)
+
+
+def _ask_interactively(qa: QA, options: AskOptions, as_json: bool, restricted: bool) -> None:
+    """Questions from the terminal, one a line, with the model loaded once; Ctrl-D (or Ctrl-C) ends."""
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    click.echo("loading the reader model...", err=True)
+    qa.reader.warm_up()
+    click.echo("Ask a question about the indexed files (Ctrl-D to quit).", err=True)
+    while True:
+        try:
+            question = input("question> ")
+        except (EOFError, KeyboardInterrupt):
+            click.echo(err=True)
+            return
+        if not question.strip():
+            continue
+        try:
+            _answer(qa, question, options, as_json, restricted)
+        except DocqaError as exc:
+            click.echo(f"Error: {exc}", err=True)
+        click.echo()
 
 
 def _ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: AskOptions) -> int:
