@@ -77,6 +77,8 @@ def convert(path: PurePath, data: bytes, encoding: str = "auto") -> Converted:
 
 
 def _convert_pdf(data: bytes) -> Converted:
+    if b"%PDF-" not in data[:1024]:  # where PDF readers look for the header
+        raise ConversionError("not a PDF (no %PDF- header at its start): another kind of file named .pdf, or not a document at all")
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 

@@ -50,6 +50,7 @@ class IndexReport:
     # Files under the indexed paths that the index holds as failed after the run: this run's
     # failures and those of earlier runs that are unchanged since (counted there as unchanged).
     still_failed: int = 0
+    skipped: list[str] = field(default_factory=list)  # files in the folders that ingest.include leaves out
     seconds: float = 0.0
     interrupted: bool = False
     error: str | None = None  # why the run stopped early: the database could not be written
@@ -73,6 +74,9 @@ class IndexReport:
             line += f"; {n} file{'s' if n != 1 else ''} under these paths {'are' if n != 1 else 'is'} still failed (`docqa files --failed` says why)"
         if self.doubtful:
             line += f"; {len(self.doubtful)} read in a doubtful encoding (see above)"
+        if self.skipped:
+            kinds = sorted({os.path.splitext(p)[1].lower() or "(no extension)" for p in self.skipped})
+            line += f"; {len(self.skipped)} skipped, of other types ({', '.join(kinds)}: see ingest.include)"
         if self.error is not None:
             return "stopped: " + line
         return ("interrupted: " + line) if self.interrupted else line
@@ -100,6 +104,9 @@ def index_paths(
     report = IndexReport()
     # With prune, a path that is gone is only there to have its files forgotten.
     found = discover([r for r in roots if not prune or os.path.lexists(r)], options.include, options.exclude)
+    report.skipped = found.skipped
+    for path in found.skipped:
+        logger.info("skipped (not in ingest.include): %s", path)
     known = store.file_states()
     for failure in found.failures:
         _record_failure(store, report, FileInfo(failure.path, None, None, None), failure.error)

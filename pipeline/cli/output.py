@@ -27,11 +27,14 @@ def print_ranking(ranking: Ranking, min_score: float, restricted: bool = False) 
 
 def _print_answer(number: int, answer: RankedAnswer) -> None:
     best = answer.best
-    click.echo(f"{number}. {click.style(answer.text, bold=True)}   score {answer.score:.3f}")
+    # Whitespace as one space: an answer across a PDF page break holds a form feed.
+    click.echo(f"{number}. {click.style(' '.join(answer.text.split()), bold=True)}   score {answer.score:.3f}")
     click.echo(f"   {_where(best)}")
     click.echo(f"   {_highlight(best)}")
-    if len(answer.sources) > 1:
-        click.echo(f"   also in: {', '.join(_where(s) for s in answer.sources[1:])}")
+    # Other places, each once: passages of the same page are one place to a reader.
+    elsewhere = [w for w in dict.fromkeys(_where(s) for s in answer.sources[1:]) if w != _where(best)]
+    if elsewhere:
+        click.echo(f"   also in: {', '.join(elsewhere)}")
     click.echo()
 
 
