@@ -288,6 +288,10 @@ class SQLiteDocumentStore:
     def get_file_by_path(self, path: str) -> FileRecord | None:
         return self._one_file(FileRow.path == path)
 
+    def get_indexed_file_by_sha256(self, sha256: str) -> FileRecord | None:
+        """An indexed file with exactly this content, if there is one."""
+        return self._one_file((FileRow.sha256 == sha256) & (FileRow.status == "indexed"))
+
     def _one_file(self, condition: ColumnElement[bool]) -> FileRecord | None:
         with self._engine.connect() as conn:
             row = conn.execute(self._select_files().where(condition)).first()

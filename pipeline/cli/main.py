@@ -7,10 +7,12 @@ Exit status: 0 success; 1 an error, or (index) some files failed; 2 a usage erro
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -357,13 +359,43 @@ def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: api.port, 8000).")
 @common_options
 def serve(host: str | None, port: int | None, config: Config) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and a question page at /."""
+    """Serve the HTTP API (OpenAPI at /docs) and a question page at /.
+
+    A missing database is created, so a server can start empty and be filled by uploads. The
+    port and the model's source are checked before the model loads.
+    """
+    host, port = host or config.api.host, port or config.api.port
+    sock = _listen(host, port)
+    from pipeline.hub import locate
+
+    locate(config.reader.model)
     import uvicorn
 
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.qa import QA
     from pipeline.serve.app import create_app
 
-    app = create_app(config)
-    uvicorn.run(app, host=host or config.api.host, port=port or config.api.port, log_level="info")
+    store = SQLiteDocumentStore(config.store.path)
+    if not store.has_passages():
+        click.echo(f"the database {store.path} holds no passages yet: upload files on the page at http://{host}:{port}/ or run `docqa index PATH`", err=True)
+    app = create_app(config, QA(config, store=store))
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port for the server, or a one-line error naming the fix."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}): "
+            + ("another program, perhaps another docqa serve, uses that port: pass --port N or stop it" if exc.errno == errno.EADDRINUSE else "pass another --host or --port")
+        ) from None
+    return sock
 
 
 @cli.group()
