@@ -14,9 +14,8 @@ import logging
 import os
 import socket
 import sys
-import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any
 
 import click
 
@@ -24,9 +23,6 @@ from store.errors import DocqaError
 
 from pipeline.checks import QuestionError, check_question
 from pipeline.config import Config, find_config, load_config
-
-if TYPE_CHECKING:
-    from pipeline.qa import QA, AskOptions
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -192,83 +188,20 @@ def ask(
     qa = QA(config)
     options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
     qa.check_paths(options)
+    from pipeline.cli.asking import answer, ask_batch, ask_interactively
+
     if batch_file is not None:
-        if _ask_batch(qa, batch_file, out, resume, options):
+        if ask_batch(qa, batch_file, out, resume, options):
             sys.exit(EXIT_FAILED)
         return
     if question is None:
-        _ask_interactively(qa, options, as_json, restricted=bool(paths))
+        ask_interactively(qa, options, as_json, restricted=bool(paths))
         return
-    _answer(qa, question, options, as_json, restricted=bool(paths))
+    answer(qa, question, options, as_json, restricted=bool(paths))
 
 
 def _on_a_terminal() -> bool:
     return sys.stdin.isatty()
-
-
-def _answer(qa: QA, question: str, options: AskOptions, as_json: bool, restricted: bool) -> None:
-    from pipeline.cli.output import print_ranking
-
-    started = time.perf_counter()
-    [ranking] = qa.run([question], options)
-    if as_json:
-        click.echo(json.dumps(ranking.to_json(time.perf_counter() - started), indent=2, ensure_ascii=False))
-    else:
-        print_ranking(ranking, qa.config.ask.min_score, restricted=restricted)
-
-
-def _ask_interactively(qa: QA, options: AskOptions, as_json: bool, restricted: bool) -> None:
-    """Questions from the terminal, one a line, with the model loaded once; Ctrl-D (or Ctrl-C) ends."""
-    try:
-        import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
-    click.echo("loading the reader model...", err=True)
-    qa.reader.warm_up()
-    click.echo("Ask a question about the indexed files (Ctrl-D to quit).", err=True)
-    while True:
-        try:
-            question = input("question> ")
-        except (EOFError, KeyboardInterrupt):
-            click.echo(err=True)
-            return
-        if not question.strip():
-            continue
-        try:
-            _answer(qa, question, options, as_json, restricted)
-        except DocqaError as exc:
-            click.echo(f"Error: {exc}", err=True)
-        click.echo()
-
-
-def _ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: AskOptions) -> int:
-    """Answer a batch file as JSONL, each line written as soon as it is answered; returns how many lines failed."""
-    from pipeline.batch import BatchSummary, done_ids, read_batch_file, run_batch
-
-    items = read_batch_file(batch_file)
-    summary = BatchSummary()
-    if resume:
-        assert out is not None
-        done = done_ids(out)
-        todo = [item for item in items if item.id not in done]
-        summary.skipped = len(items) - len(todo)
-        items = todo
-    stream: TextIO | None = None  # opened at the first record, so a batch refused at once leaves no file
-    try:
-        for record in run_batch(qa, items, options, summary, show_progress=True):
-            if stream is None:
-                stream = open(out, "a" if resume else "w", encoding="utf-8") if out else sys.stdout
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            stream.flush()
-    except KeyboardInterrupt:
-        if out:
-            click.echo(f"interrupted: {summary.line()}; `--resume` goes on from there", err=True)
-        raise
-    finally:
-        if out and stream is not None:
-            stream.close()
-    click.echo(summary.line(), err=True)
-    return summary.failed
 
 
 @cli.command()
