@@ -1,5 +1,9 @@
 """Files -> cleaned text: PDFs page by page through pypdf, .txt and .md as UTF-8 or a detected encoding.
 
+A text file is read in the encoding its byte-order mark names, else as UTF-8, else in
+`ingest.encoding` when that names one, else in the encoding `ingest.encoding.detect` picks
+(with a warning; one starting with DOUBTFUL_ENCODING when another reads it as well).
+
 A PDF's pages are cleaned one by one and joined with form feeds, so a passage's page is the
 number of form feeds before it plus one. Anything that cannot be turned into text raises
 ConversionError with a one-line reason and, where there is one, the fix.
@@ -34,6 +38,8 @@ _BINARY_SAMPLE = 100_000  # characters looked at for control characters
 # A streamed file's encoding is chosen from its first bytes; it is read on in chunks.
 _ENCODING_SAMPLE = 4 * 1024 * 1024
 _CHUNK = 1024 * 1024
+# How a warning about an encoding that may be wrong begins: the indexer reports those files apart.
+DOUBTFUL_ENCODING = "doubtful encoding"
 
 
 class Readable(Protocol):
@@ -55,8 +61,11 @@ class Converted:
     warnings: list[str] = field(default_factory=list)
 
 
-def convert(path: PurePath, data: bytes) -> Converted:
-    """Extract and clean the text of `data`, the content of the file at `path`."""
+def convert(path: PurePath, data: bytes, encoding: str = "auto") -> Converted:
+    """Extract and clean the text of `data`, the content of the file at `path`.
+
+    `encoding` (ingest.encoding) is how text files that are not UTF-8 are read: auto detects it.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ConversionError(f"unsupported file type {suffix or '(none)'!r}: docqa reads .pdf, .txt and .md")
@@ -64,10 +73,12 @@ def convert(path: PurePath, data: bytes) -> Converted:
         raise ConversionError("empty file" if not data else "empty file (only whitespace)")
     if suffix == ".pdf":
         return _convert_pdf(data)
-    return _convert_text(data)
+    return _convert_text(data, encoding)
 
 
 def _convert_pdf(data: bytes) -> Converted:
+    if b"%PDF-" not in data[:1024]:  # where PDF readers look for the header
+        raise ConversionError("not a PDF (no %PDF- header at its start): another kind of file named .pdf, or not a document at all")
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
@@ -114,14 +125,14 @@ def _decrypt_with_empty_password(reader: object) -> bool:
     return reader.decrypt("") != PasswordType.NOT_DECRYPTED  # type: ignore[attr-defined]
 
 
-def _convert_text(data: bytes) -> Converted:
+def _convert_text(data: bytes, encoding: str) -> Converted:
     warnings: list[str] = []
     # The whole file is at hand, so all of it chooses the encoding.
-    text = "".join(read_text([data], data, warnings))
+    text = "".join(read_text([data], data, warnings, encoding))
     return Converted(text, None, warnings)
 
 
-def read_text_file(file: Readable, warnings: list[str]) -> Iterator[str]:
+def read_text_file(file: Readable, warnings: list[str], encoding: str = "auto") -> Iterator[str]:
     """The cleaned text of an open text file, in pieces that join to what convert() gives.
 
     The encoding is chosen from the first 4 MB; invalid bytes after that become U+FFFD
@@ -134,15 +145,15 @@ def read_text_file(file: Readable, warnings: list[str]) -> Iterator[str]:
         while chunk := file.read(_CHUNK):
             yield chunk
 
-    return read_text(chunks(), sample, warnings)
+    return read_text(chunks(), sample, warnings, encoding)
 
 
-def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str]) -> Iterator[str]:
+def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str], encoding: str = "auto") -> Iterator[str]:
     """Decode, check and clean a text file's bytes, given in `chunks`; `sample` is how they begin.
 
     Raises ConversionError (while iterating) for binary data and for a file with no text.
     """
-    decoder = _decoder(sample, warnings)
+    decoder = _decoder(sample, warnings, encoding)
     pieces = iter(chunks)
     text = ""
     # Read on until there is enough text to tell binary data, or no more.
@@ -173,32 +184,44 @@ def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str]) -> It
         raise ConversionError("empty file (only whitespace)" if blank else "empty file (no text after cleaning)")
 
 
-def _decoder(sample: bytes, warnings: list[str]) -> _Decoder:
-    """An incremental decoder for a file that begins with `sample`: a BOM's encoding, UTF-8 or a detected one."""
-    for bom, encoding in _BOMS:
+def _decoder(sample: bytes, warnings: list[str], encoding: str) -> _Decoder:
+    """An incremental decoder for a file that begins with `sample` (see the module docstring)."""
+    for bom, name in _BOMS:
         if sample.startswith(bom):
-            return codecs.getincrementaldecoder(encoding)(errors="replace")
+            return codecs.getincrementaldecoder(name)(errors="replace")
     if b"\x00" not in sample:
         try:
             codecs.getincrementaldecoder("utf-8")().decode(sample, False)
         except UnicodeDecodeError:
             pass
         else:
-            return _Utf8Decoder(warnings)
-    from charset_normalizer import from_bytes
+            return _CheckedDecoder("utf-8-sig", warnings)
+    if encoding != "auto":
+        return _CheckedDecoder(encoding, warnings)
+    from ingest.encoding import detect
 
-    best = from_bytes(sample).best()
-    if best is None:
+    detected = detect(sample)
+    if detected is None:
         raise ConversionError("binary file, or text in an unknown encoding: save it as UTF-8")
-    warnings.append(f"not UTF-8; read as {best.encoding}")
-    return codecs.getincrementaldecoder(best.encoding)(errors="replace")
+    if detected.doubtful is None:
+        warnings.append(f"not UTF-8; read as {detected.encoding}")
+    else:
+        warnings.append(
+            f"{DOUBTFUL_ENCODING}: not UTF-8; read as {detected.encoding}, but {detected.doubtful}: "
+            "if its text is wrong, set ingest.encoding to the right one"
+        )
+    return codecs.getincrementaldecoder(detected.encoding)(errors="replace")
 
 
-class _Utf8Decoder:
-    """UTF-8 (a leading BOM dropped); invalid bytes past the sample become U+FFFD, with one warning."""
+class _CheckedDecoder:
+    """A strict decoder that, at the first invalid byte, warns once and goes on with U+FFFD for bad bytes.
 
-    def __init__(self, warnings: list[str]) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    UTF-8 drops a leading BOM ("utf-8-sig").
+    """
+
+    def __init__(self, encoding: str, warnings: list[str]) -> None:
+        self._encoding = encoding
+        self._decoder = codecs.getincrementaldecoder(encoding)()
         self._warnings = warnings
 
     def decode(self, data: bytes, final: bool = False) -> str:
@@ -208,8 +231,9 @@ class _Utf8Decoder:
         except UnicodeDecodeError as exc:
             if self._decoder.errors == "replace":
                 raise
-            self._warnings.append(f"invalid UTF-8 ({exc.reason}); bad bytes read as U+FFFD")
-            self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+            name = "UTF-8" if self._encoding == "utf-8-sig" else self._encoding
+            self._warnings.append(f"invalid {name} ({exc.reason}); bad bytes read as U+FFFD")
+            self._decoder = codecs.getincrementaldecoder(self._encoding)(errors="replace")
             self._decoder.setstate(state)
             return self._decoder.decode(data, final)
 

@@ -6,7 +6,7 @@ import fnmatch
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from store.records import Failure
 
@@ -15,6 +15,7 @@ from store.records import Failure
 class Discovered:
     files: list[str]  # absolute paths, sorted, no duplicates
     failures: list[Failure]  # folders that could not be listed
+    skipped: list[str] = field(default_factory=list)  # files inside folders that `include` leaves out, sorted
 
 
 def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclude: list[str]) -> Discovered:
@@ -24,6 +25,7 @@ def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclud
     type). Folder symlinks are not followed, so a symlink loop cannot recurse forever.
     """
     found: set[str] = set()
+    skipped: list[str] = []
     failures: list[Failure] = []
 
     def on_error(exc: OSError) -> None:
@@ -37,9 +39,13 @@ def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclud
         for folder, dirs, names in os.walk(root, onerror=on_error):
             dirs[:] = sorted(d for d in dirs if not _matches(d, exclude))
             for name in names:
-                if _matches(name.lower(), [p.lower() for p in include]) and not _matches(name, exclude):
+                if _matches(name, exclude):
+                    continue
+                if _matches(name.lower(), [p.lower() for p in include]):
                     found.add(os.path.join(folder, name))
-    return Discovered(sorted(found), failures)
+                else:
+                    skipped.append(os.path.join(folder, name))
+    return Discovered(sorted(found), failures, sorted(skipped))
 
 
 def _matches(name: str, patterns: list[str]) -> bool:

@@ -29,7 +29,7 @@ from store.errors import StoreError
 from store.records import Failure, FileInfo
 
 from ingest.clean import clean
-from ingest.convert import TEXT_SUFFIXES, ConversionError, read_text_file
+from ingest.convert import DOUBTFUL_ENCODING, TEXT_SUFFIXES, ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
 from ingest.options import IngestOptions
 from ingest.split import Split, split_stream, split_text
@@ -46,6 +46,11 @@ class IndexReport:
     removed: int = 0
     passages: int = 0  # passages written by this run
     failures: list[Failure] = field(default_factory=list)
+    doubtful: list[Failure] = field(default_factory=list)  # indexed, in an encoding that may be wrong
+    # Files under the indexed paths that the index holds as failed after the run: this run's
+    # failures and those of earlier runs that are unchanged since (counted there as unchanged).
+    still_failed: int = 0
+    skipped: list[str] = field(default_factory=list)  # files in the folders that ingest.include leaves out
     seconds: float = 0.0
     interrupted: bool = False
     error: str | None = None  # why the run stopped early: the database could not be written
@@ -64,6 +69,14 @@ class IndexReport:
             f"{self.indexed} indexed ({self.passages} passages), {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.removed} removed in {self.seconds:.1f} s"
         )
+        if self.still_failed > self.failed:
+            n = self.still_failed
+            line += f"; {n} file{'s' if n != 1 else ''} under these paths {'are' if n != 1 else 'is'} still failed (`docqa files --failed` says why)"
+        if self.doubtful:
+            line += f"; {len(self.doubtful)} read in a doubtful encoding (see above)"
+        if self.skipped:
+            kinds = sorted({os.path.splitext(p)[1].lower() or "(no extension)" for p in self.skipped})
+            line += f"; {len(self.skipped)} skipped, of other types ({', '.join(kinds)}: see ingest.include)"
         if self.error is not None:
             return "stopped: " + line
         return ("interrupted: " + line) if self.interrupted else line
@@ -92,7 +105,11 @@ def index_paths(
     started = time.perf_counter()
     roots = [os.path.abspath(p) for p in paths]
     report = IndexReport()
-    found = discover(roots, options.include, options.exclude)
+    # With prune, a path that is gone is only there to have its files forgotten.
+    found = discover([r for r in roots if not prune or os.path.lexists(r)], options.include, options.exclude)
+    report.skipped = found.skipped
+    for path in found.skipped:
+        logger.info("skipped (not in ingest.include): %s", path)
     known = store.file_states()
     for failure in found.failures:
         _record_failure(store, report, FileInfo(failure.path, None, None, None), failure.error)
@@ -136,6 +153,7 @@ def index_paths(
             seen = set(found.files) | {f.path for f in found.failures}
             gone = [p for p in known if under(p, roots) and p not in seen]
             report.removed = store.remove_files(gone)
+        report.still_failed = sum(state.status == "failed" and under(path, roots) for path, state in store.file_states().items())
     except KeyboardInterrupt:
         report.interrupted = True
     except StoreError as exc:
@@ -146,9 +164,27 @@ def index_paths(
     return report
 
 
+def _warn(report: IndexReport, path: str, warnings: list[str]) -> None:
+    for warning in warnings:
+        if warning.startswith(DOUBTFUL_ENCODING):
+            report.doubtful.append(Failure(path, warning))
+        else:
+            logger.warning("%s: %s", path, warning)
+
+
+def forget_paths(store: SQLiteDocumentStore, paths: Iterable[str | os.PathLike[str]]) -> dict[str, list[str]]:
+    """Forget the indexed files that are `paths` or lie under them (present on disk or deleted).
+
+    Returns, for each path as given, the files forgotten (none: it was not indexed).
+    """
+    known = list(store.file_states())
+    forgotten = {str(p): [f for f in known if under(f, [os.path.abspath(p)])] for p in paths}
+    store.remove_files({f for files in forgotten.values() for f in files})
+    return forgotten
+
+
 def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, options: IngestOptions) -> None:
-    for warning in parsed.warnings:
-        logger.warning("%s: %s", parsed.file.path, warning)
+    _warn(report, parsed.file.path, parsed.warnings)
     if parsed.error is not None:
         _record_failure(store, report, parsed.file, parsed.error, options.splitter)
         return
@@ -193,7 +229,7 @@ def _save_streamed(store: SQLiteDocumentStore, report: IndexReport, path: str, o
 
     def passages() -> Iterator[Any]:
         nonlocal written
-        splits = split_stream(read_text_file(reader, warnings), options.split_length, options.split_overlap)
+        splits = split_stream(read_text_file(reader, warnings, options.encoding), options.split_length, options.split_overlap)
         for written, document in enumerate(_documents(path, splits, itertools.repeat(None)), 1):
             yield document
         if reader.hexdigest() != sha:
@@ -208,8 +244,7 @@ def _save_streamed(store: SQLiteDocumentStore, report: IndexReport, path: str, o
     except ConversionError as exc:
         _record_failure(store, report, info, str(exc), options.splitter)
         return
-    for warning in warnings:
-        logger.warning("%s: %s", path, warning)
+    _warn(report, path, warnings)
     report.indexed += 1
     report.passages += written
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass, field
 
 
@@ -19,6 +20,7 @@ class IngestOptions:
     timeout_s: float = 120.0
     max_memory_mb: int = 2048
     stream_text_above_mb: float = 32.0
+    encoding: str = "auto"
 
     def __post_init__(self) -> None:
         if self.split_length < 1:
@@ -33,8 +35,14 @@ class IngestOptions:
             raise ValueError(f"max_memory_mb must be >= 256, got {self.max_memory_mb}")
         if self.stream_text_above_mb < 0:
             raise ValueError(f"stream_text_above_mb must be >= 0, got {self.stream_text_above_mb}")
+        if self.encoding != "auto":
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"encoding must be auto or the name of an encoding (cp1252, latin-1, cp1250, ...), got {self.encoding!r}") from None
 
     @property
     def splitter(self) -> str:
-        """Identifies how passages were cut: a file indexed under other settings is re-indexed."""
-        return f"words/v1 length={self.split_length} overlap={self.split_overlap}"
+        """Identifies how passages were made: a file indexed under other settings is re-indexed."""
+        forced = "" if self.encoding == "auto" else f" encoding={codecs.lookup(self.encoding).name}"
+        return f"words/v1 length={self.split_length} overlap={self.split_overlap}{forced}"

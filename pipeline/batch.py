@@ -3,7 +3,8 @@
 A question file holds one question per line, or JSONL with "question" and "id". A line that
 cannot be asked (not JSON, no question, a question QA refuses) becomes an error record and
 the rest of the batch goes on. Questions are asked a chunk at a time, so results come out
-(and can be written) while the job runs, always in input order.
+(and can be written) while the job runs, always in input order; an interrupted job keeps
+what was written, and `done_ids` tells a resumed one which questions to skip.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from store.errors import DocqaError
 
 from pipeline.qa import QA, AskOptions
 
-# Questions asked per call of QA.run: enough to fill the reader's batches, few enough that
-# results stream out steadily.
-CHUNK_QUESTIONS = 64
+# Questions asked per call of QA.run: enough to fill the reader's batches (16 questions of 20
+# passages are 320 pairs, five full batches of 64 windows), few enough that results are
+# written and the progress bar moves every few seconds even on a CPU.
+CHUNK_QUESTIONS = 16
 
 
 class BatchFileError(DocqaError):
@@ -37,14 +39,18 @@ class BatchItem:
 
 @dataclass
 class BatchSummary:
-    questions: int = 0
+    questions: int = 0  # asked in this run
     failed: int = 0
     seconds: float = 0.0
+    skipped: int = 0  # already answered (a resumed job)
+    done: int = 0  # results given so far
 
     def line(self) -> str:
-        asked = self.questions - self.failed
+        asked = self.done - self.failed
         rate = asked / self.seconds if self.seconds > 0 else 0.0
-        return f"{self.questions} questions ({self.failed} failed) in {self.seconds:.1f} s, {rate:.2f} questions/s"
+        skipped = f", {self.skipped} already answered" if self.skipped else ""
+        counted = f"{self.questions} questions" if self.done == self.questions else f"{self.done} of {self.questions} questions"
+        return f"{counted} ({self.failed} failed{skipped}) in {self.seconds:.1f} s, {rate:.2f} questions/s"
 
 
 def read_batch_file(path: str | Path) -> list[BatchItem]:
@@ -77,6 +83,33 @@ def read_batch_file(path: str | Path) -> list[BatchItem]:
     return items
 
 
+def done_ids(path: str | Path) -> set[str]:
+    """The ids that a results file of an earlier run already holds (missing file: none).
+
+    A last line cut short by an interruption is removed from the file, so results can be
+    appended after it.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise BatchFileError(f"cannot read results file {path}: {exc.strerror}") from None
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) < len(data):
+        with path.open("r+b") as f:
+            f.truncate(len(complete))
+    ids = set()
+    for number, line in enumerate(complete.decode("utf-8", errors="replace").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            ids.add(str(record["id"]))
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise BatchFileError(f"{path} line {number} is not a result of docqa ask --batch: give another --out file") from None
+    return ids
+
+
 def run_batch(
     qa: QA, items: Sequence[BatchItem], options: AskOptions, summary: BatchSummary, show_progress: bool = False
 ) -> Iterator[dict[str, Any]]:
@@ -88,7 +121,7 @@ def run_batch(
 
     started = time.perf_counter()
     summary.questions = len(items)
-    progress = tqdm(total=len(items), unit="question", desc="asking", disable=not show_progress)
+    progress = tqdm(total=len(items), unit="question", desc="asking", disable=not show_progress, dynamic_ncols=True)
     try:
         for first in range(0, len(items), CHUNK_QUESTIONS):
             chunk = items[first : first + CHUNK_QUESTIONS]
@@ -101,8 +134,9 @@ def run_batch(
                 else:
                     summary.failed += 1
                     yield {"id": item.id, "question": item.question, "error": error}
+                summary.done += 1
+                summary.seconds = time.perf_counter() - started
             progress.update(len(chunk))
-            summary.seconds = time.perf_counter() - started
     finally:
         progress.close()
 

@@ -6,7 +6,17 @@ batch jobs) translate the exceptions and never re-check.
 
 from __future__ import annotations
 
-from store.errors import DocqaError
+import os
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from store.errors import DocqaError, StoreError
+
+if TYPE_CHECKING:
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.config import Config
 
 
 class QuestionError(DocqaError):
@@ -40,3 +50,50 @@ def check_questions(questions: list[str], max_chars: int, most: int | None = Non
         raise QuestionError(f"{len(questions)} questions, more than {most}")
     for index, question in enumerate(questions):
         check_question(question, max_chars, index)
+
+
+class NoMatchingFileError(FilterError):
+    """Path patterns that match no indexed file."""
+
+
+def anchor_patterns(patterns: Sequence[str], base: str | None) -> list[str]:
+    """Path globs as a shell reads them: a relative pattern is taken from folder `base`, an absolute one as it is.
+
+    Indexed files are known by absolute path, so `examples/*` run from /home/me means
+    /home/me/examples/*, and `reports/` every file under /home/me/reports. Without `base`
+    (a caller with no current folder) patterns are kept.
+    """
+    if base is None:
+        return list(patterns)
+    # Glob characters in the folder's own name stand for themselves.
+    escaped = re.sub(r"([*?\[])", r"[\1]", base)
+    # "reports/" is the folder: every file under it.
+    return [(p if os.path.isabs(p) else os.path.normpath(os.path.join(escaped, p))) + ("/*" if p.endswith("/") else "") for p in patterns]
+
+
+class EmptyIndexError(StoreError):
+    """The database holds no passages yet."""
+
+
+def check_has_passages(store: SQLiteDocumentStore) -> None:
+    if not store.has_passages():
+        raise EmptyIndexError(f"the database {store.path} holds no passages: run `docqa index PATH` first")
+
+
+def check_ready(config: Config) -> None:
+    """What asking needs besides the model's weights, checked in a second without loading torch.
+
+    The database exists and holds passages, and reader.model can be had (a folder that exists,
+    the Hugging Face cache, or a hub that answers): a command refuses at once instead of after
+    the seconds it takes to load the model.
+    """
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.hub import locate
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    try:
+        check_has_passages(store)
+    finally:
+        store.close()
+    locate(config.reader.model)

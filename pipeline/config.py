@@ -3,13 +3,16 @@
 Every default lives in the dataclasses (each section next to the code that uses it); the
 top-level config.yaml documents them, and a test keeps the two identical. A user's file may
 set any subset of keys; an unknown key or a wrong type is a ConfigError naming the key and
-the file.
+the file. Relative paths a file sets (store.path, api.data_folder, a reader.model folder) are
+relative to the file's folder, wherever the command runs; a project's docqa.yaml, found by
+`find_config`, also anchors the default paths (docqa.db) in its folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,8 +177,27 @@ class Config:
         return dataclasses.asdict(self)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """The defaults, overridden by the YAML file at `path` when one is given."""
+# A project's configuration: docqa reads it from the current folder or the nearest parent.
+PROJECT_FILE = "docqa.yaml"
+
+
+def find_config(folder: str | Path) -> Path | None:
+    """$DOCQA_CONFIG, else the docqa.yaml of `folder` or of its nearest parent folder that has one."""
+    named = os.environ.get("DOCQA_CONFIG")
+    if named:
+        return Path(named)
+    start = Path(folder).resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate / PROJECT_FILE
+    return None
+
+
+def load_config(path: str | Path | None = None, *, project: bool = False) -> Config:
+    """The defaults, overridden by the YAML file at `path` when one is given.
+
+    `project`: the file is a project's docqa.yaml, whose folder the default paths start from too.
+    """
     if path is None:
         return Config()
     path = Path(path)
@@ -186,10 +208,33 @@ def load_config(path: str | Path | None = None) -> Config:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid YAML: {' '.join(str(exc).split())}") from None
     if raw is None:
-        return Config()
+        raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (store:, ingest:, ...), got {type(raw).__name__}")
-    return validate(raw, source=str(path))
+    return validate(_anchored(raw, path.resolve().parent, project), source=str(path))
+
+
+# Path keys a file may set, with their defaults (anchored in a project's folder).
+_PATHS = {("store", "path"): StoreConfig.path, ("api", "data_folder"): ApiConfig.data_folder}
+
+
+def _anchored(raw: dict[str, Any], folder: Path, project: bool) -> dict[str, Any]:
+    """`raw` with its relative paths made relative to `folder` (see the module docstring)."""
+    raw = {name: dict(section) if isinstance(section, dict) else section for name, section in raw.items()}
+    for (section, key), default in _PATHS.items():
+        values = raw.get(section, {} if project else None)
+        if not isinstance(values, dict) or not (key in values or project):
+            continue
+        value = values.get(key, default)
+        if isinstance(value, str) and not Path(value).expanduser().is_absolute():
+            values[key] = str(folder / value)
+        raw[section] = values
+    reader = raw.get("reader")
+    model = reader.get("model") if isinstance(reader, dict) else None
+    # A relative folder, not a hub id ("org/name"): it says so ("./m") or exists beside the file.
+    if isinstance(model, str) and not Path(model).is_absolute() and (model.startswith(("./", "../")) or (folder / model).is_dir()):
+        reader["model"] = str(folder / model)
+    return raw
 
 
 def validate(raw: dict[str, Any], source: str) -> Config:

@@ -24,23 +24,29 @@ from haystack import Document, Pipeline, component
 from haystack.dataclasses import ExtractedAnswer
 
 from store.document_store import SQLiteDocumentStore
-from store.errors import StoreError, check_count
+from store.errors import check_count
 
 from pipeline.answers import Answer
-from pipeline.checks import FilterError, check_question, check_questions
+from pipeline.checks import (
+    EmptyIndexError,
+    FilterError,
+    NoMatchingFileError,
+    anchor_patterns,
+    check_has_passages,
+    check_question,
+    check_questions,
+)
 from pipeline.config import AskConfig, Config, load_config
 from pipeline.ranking import Ranking, rank
 from pipeline.retriever import make_retriever
 
 if TYPE_CHECKING:
-    from pipeline.reader import Reader
     from pipeline.reader.ray_pool import RayReader
+    from pipeline.reader.reader import Reader
+
+__all__ = ["QA", "AskOptions", "AnswerRanker", "EmptyIndexError"]
 
 logger = logging.getLogger(__name__)
-
-
-class EmptyIndexError(StoreError):
-    """The database holds no passages yet."""
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,19 @@ class QA:
 
     def __init__(self, config: Config, store: SQLiteDocumentStore | None = None, reader: Reader | RayReader | None = None) -> None:
         """`reader`: another reader with Reader's read_batch (a RayReader reads on a Ray cluster)."""
-        from pipeline.reader import Reader
-
         self.config = config
         self.store = store if store is not None else SQLiteDocumentStore(config.store.path, create=False)
         self.retriever = make_retriever(self.store, config.retriever)
-        self.reader = reader if reader is not None else Reader(config.reader)
+        self._reader = reader
+
+    @property
+    def reader(self) -> Reader | RayReader:
+        """The reader, made on first use: a QA that only checks or retrieves never imports torch."""
+        if self._reader is None:
+            from pipeline.reader import Reader
+
+            self._reader = Reader(self.config.reader)
+        return self._reader
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, *, db: str | None = None) -> QA:
@@ -118,8 +131,13 @@ class QA:
         file_ids: Sequence[int] | None = None,
         filters: dict[str, Any] | None = None,
         max_top_k: int | None = None,
+        base: str | None = None,
     ) -> AskOptions:
-        """Checked options for run(); `max_top_k` is a ceiling a shell may impose (the HTTP API's)."""
+        """Checked options for run(); `max_top_k` is a ceiling a shell may impose (the HTTP API's).
+
+        `base`: the folder relative `paths` patterns are taken from (the CLI's current folder).
+        """
+        paths = anchor_patterns(paths or (), base)
         top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k, max_top_k)
         retrieve_k = check_count("retrieve_k", self.config.retriever.top_k if retrieve_k is None else retrieve_k)
         if filters is not None:
@@ -130,6 +148,15 @@ class QA:
         self.retriever.check_restrictions(filters, list(paths or ()), list(file_ids or ()))
         filters_json = None if filters is None else json.dumps(filters, sort_keys=True)
         return AskOptions(top_k, retrieve_k, tuple(paths or ()), tuple(file_ids or ()), filters_json)
+
+    def check_paths(self, options: AskOptions) -> None:
+        """NoMatchingFileError when path patterns restrict the search to no indexed file at all."""
+        if options.paths and not self.store.count_files_matching(options.paths):
+            shown = ", ".join(repr(p) for p in options.paths)
+            raise NoMatchingFileError(
+                f"no indexed file matches {shown} (a pattern like '*/name.pdf' finds a name in any folder): "
+                "`docqa files` lists the indexed files"
+            )
 
     def check_question(self, question: str) -> None:
         """QuestionError when `question` cannot be asked (empty, longer than ask.max_question_chars)."""
@@ -163,8 +190,7 @@ class QA:
         return documents
 
     def check_not_empty(self) -> None:
-        if not self.store.has_passages():
-            raise EmptyIndexError(f"the database {self.store.path} holds no passages: run `docqa index PATH` first")
+        check_has_passages(self.store)
 
     def candidates(self, top_k: int) -> int:
         """Answers the reader hands to the ranking per question: reader.top_k, and never fewer than top_k.

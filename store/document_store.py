@@ -268,18 +268,29 @@ class SQLiteDocumentStore:
             conn.execute(delete(FileRow).where(FileRow.id.in_(ids)))
         return len(ids)
 
-    def list_files(self, offset: int = 0, limit: int = 50) -> tuple[list[FileRecord], int]:
-        """A page of files by path, and how many there are in all."""
+    def list_files(self, offset: int = 0, limit: int | None = 50, status: str | None = None) -> tuple[list[FileRecord], int]:
+        """A page of files by path (`limit` None: all), only those of `status` when given, and how many there are in all."""
+        where = [] if status is None else [FileRow.status == status]
         with self._engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(FileRow)).scalar_one()
-            rows = conn.execute(self._select_files().order_by(FileRow.path).offset(offset).limit(limit))
+            total = conn.execute(select(func.count()).select_from(FileRow).where(*where)).scalar_one()
+            rows = conn.execute(self._select_files().where(*where).order_by(FileRow.path).offset(offset).limit(limit))
             return [_to_file_record(r) for r in rows], total
+
+    def count_files_matching(self, patterns: Iterable[str]) -> int:
+        """How many files (indexed or failed) have a path matching one of the glob `patterns` (SQLite GLOB)."""
+        with self._engine.connect() as conn:
+            matching = or_(*(FileRow.path.op("GLOB")(pattern) for pattern in patterns))
+            return conn.execute(select(func.count()).select_from(FileRow).where(matching)).scalar_one()
 
     def get_file(self, file_id: int) -> FileRecord | None:
         return self._one_file(FileRow.id == file_id)
 
     def get_file_by_path(self, path: str) -> FileRecord | None:
         return self._one_file(FileRow.path == path)
+
+    def get_indexed_file_by_sha256(self, sha256: str) -> FileRecord | None:
+        """An indexed file with exactly this content, if there is one."""
+        return self._one_file((FileRow.sha256 == sha256) & (FileRow.status == "indexed"))
 
     def _one_file(self, condition: ColumnElement[bool]) -> FileRecord | None:
         with self._engine.connect() as conn:

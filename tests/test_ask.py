@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,43 @@ def test_file_filter(indexed):
 
 
 @pytest.mark.parametrize(
+    "folder, pattern, names",
+    [
+        (REPO, "examples/*", {"harbor-railway.pdf", "coffee-brewing.txt", "solar-system.md"}),
+        (REPO, "examples/", {"harbor-railway.pdf", "coffee-brewing.txt", "solar-system.md"}),
+        (REPO, "examples/harbor-railway.pdf", {"harbor-railway.pdf"}),
+        (REPO, "./examples/*.pdf", {"harbor-railway.pdf"}),
+        (EXAMPLES, "harbor-railway.pdf", {"harbor-railway.pdf"}),
+        (EXAMPLES / "..", "examples/coffee-*", {"coffee-brewing.txt"}),
+        (Path("/"), str(EXAMPLES / "*.md"), {"solar-system.md"}),
+    ],
+)
+def test_file_globs_are_relative_to_the_current_folder_or_absolute(indexed, monkeypatch, folder, pattern, names):
+    monkeypatch.chdir(folder)
+    result = run("ask", "When did the railway close or which planet is hottest or what grind?", "--config", str(indexed), "--json", "--file", pattern, "--top-k", "10")
+    assert result.exit_code == 0, result.output
+    answers = json.loads(result.stdout)["answers"]
+    assert answers and {Path(a["file"]).name for a in answers} <= names
+
+
+def test_file_glob_that_matches_no_file_says_so(indexed, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("ask", "When did the railway close?", "--config", str(indexed), "--file", "harbor-railway.pdf", "--file", "*.doc")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: no indexed file matches '{REPO / 'harbor-railway.pdf'}', '{REPO / '*.doc'}' (a pattern like "
+        "'*/name.pdf' finds a name in any folder): `docqa files` lists the indexed files\n"
+    )
+
+
+def test_no_passage_in_the_selected_files_says_where_it_looked(indexed, monkeypatch):
+    monkeypatch.chdir(REPO)
+    result = run("ask", "Kestrel locomotive?", "--config", str(indexed), "--file", "examples/solar-system.md")
+    assert result.exit_code == 0
+    assert result.stdout == "No answer: no passage of the files --file selects matches the words of the question.\n"
+
+
+@pytest.mark.parametrize(
     "question",
     ["What is the tallest volcano?", "Who built the Northport Harbor Railway?", "What grind does espresso need?", "When did the railway close?"],
 )
@@ -109,6 +147,67 @@ def test_batch_all_good_exits_0(indexed, tmp_path):
     assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == ["1", "2"]
 
 
+QUESTIONS = ["Who built the railway?", "What is Kestrel?", "Which planet is hottest?", "What grind for espresso?", "When did it close?"]
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of two questions; records how many result lines the --out file held as each chunk began."""
+    import pipeline.batch
+
+    monkeypatch.setattr(pipeline.batch, "CHUNK_QUESTIONS", 2)
+    seen: list[int] = []
+    real_run = QA.run
+
+    def run(self, questions, options, show_progress=False):
+        out = Path(os.environ["DOCQA_TEST_OUT"])
+        seen.append(len(out.read_text().splitlines()) if out.exists() else 0)
+        if os.environ.get("DOCQA_TEST_STOP_AT") == str(len(seen)):
+            raise KeyboardInterrupt
+        return real_run(self, questions, options, show_progress)
+
+    monkeypatch.setattr(QA, "run", run)
+    return seen
+
+
+def test_batch_writes_each_chunk_as_it_is_done_and_resume_skips_what_is_there(indexed, tmp_path, small_chunks, monkeypatch):
+    batch, out = tmp_path / "q.txt", tmp_path / "a.jsonl"
+    batch.write_text("\n".join(QUESTIONS) + "\n", encoding="utf-8")
+    monkeypatch.setenv("DOCQA_TEST_OUT", str(out))
+    monkeypatch.setenv("DOCQA_TEST_STOP_AT", "3")  # Ctrl-C while the third chunk is read
+    interrupted = run("ask", "--batch", str(batch), "--out", str(out), "--config", str(indexed))
+    assert interrupted.exit_code != 0  # (the real docqa exits 130: see main())
+    assert small_chunks == [0, 2, 4]  # each chunk's results were in the file before the next began
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["1", "2", "3", "4"]
+    assert "interrupted: 4 of 5 questions (0 failed) in " in interrupted.stderr and "; `--resume` goes on from there" in interrupted.stderr
+    assert "| 2/5 [" in interrupted.stderr and "| 4/5 [" in interrupted.stderr  # the progress bar moved with each chunk
+
+    with out.open("a") as f:
+        f.write('{"id": "5", "question": "When did')  # a line cut short by the interruption
+    monkeypatch.delenv("DOCQA_TEST_STOP_AT")
+    resumed = run("ask", "--batch", str(batch), "--out", str(out), "--resume", "--config", str(indexed))
+    assert resumed.exit_code == 0, resumed.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[4]["question"] == QUESTIONS[4]
+    assert "1 questions (0 failed, 4 already answered) in " in resumed.stderr
+
+    again = run("ask", "--batch", str(batch), "--out", str(out), "--resume", "--config", str(indexed))
+    assert again.exit_code == 0 and len(out.read_text().splitlines()) == 5
+    assert "0 questions (0 failed, 5 already answered) in " in again.stderr
+
+
+def test_resume_needs_out_and_a_results_file(indexed, tmp_path):
+    batch = tmp_path / "q.txt"
+    batch.write_text("Who built it?\n", encoding="utf-8")
+    alone = run("ask", "--batch", str(batch), "--resume", "--config", str(indexed))
+    assert alone.exit_code == 2 and "--resume goes with --batch FILE --out FILE" in alone.stderr
+    other = tmp_path / "other.jsonl"
+    other.write_text("not a result\n", encoding="utf-8")
+    refused = run("ask", "--batch", str(batch), "--out", str(other), "--resume", "--config", str(indexed))
+    assert refused.exit_code == 1
+    assert refused.stderr == f"Error: {other} line 1 is not a result of docqa ask --batch: give another --out file\n"
+
+
 def test_usage_errors(indexed, tmp_path):
     empty = run("ask", "   ", "--config", str(indexed))
     assert empty.exit_code == 2 and "the question is empty" in empty.stderr
@@ -144,3 +243,12 @@ def test_model_that_cannot_load(indexed, tmp_path):
     assert result.stderr == (
         f"Error: reader model {str(tmp_path / 'no-model')!r}: no such folder: set reader.model to a folder holding the model\n"
     )
+
+
+def test_anchor_patterns_escapes_the_folder_and_keeps_absolute_ones():
+    from pipeline.checks import anchor_patterns
+
+    assert anchor_patterns(["a/*.pdf", "/abs/*", "../b/", "x"], "/home/me [1]*") == [
+        "/home/me [[]1][*]/a/*.pdf", "/abs/*", "/home/b/*", "/home/me [[]1][*]/x"
+    ]
+    assert anchor_patterns(["*.txt"], None) == ["*.txt"]

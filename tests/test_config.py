@@ -8,13 +8,17 @@ import pytest
 import yaml
 
 from ingest.options import IngestOptions
-from pipeline.config import Config, ConfigError, load_config
+from pipeline.config import ApiConfig, Config, ConfigError, StoreConfig, load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_shipped_config_yaml_is_exactly_the_defaults():
-    assert load_config(REPO / "config.yaml") == Config()
+    # Its relative paths start from its own folder, as any configuration file's do.
+    anchored = dataclasses.replace(
+        Config(), store=StoreConfig(path=str(REPO / "docqa.db")), api=ApiConfig(data_folder=str(REPO / "docqa-uploads"))
+    )
+    assert load_config(REPO / "config.yaml") == anchored
     assert yaml.safe_load((REPO / "config.yaml").read_text()) == Config().to_dict()
 
 
@@ -62,3 +66,17 @@ def test_errors_name_key_and_file(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match=r"^cannot read config file .*none\.yaml: No such file or directory$"):
         load_config(tmp_path / "none.yaml")
+
+
+def test_relative_paths_start_from_the_files_folder(tmp_path):
+    (tmp_path / "models" / "squad").mkdir(parents=True)
+    path = tmp_path / "c.yaml"
+    path.write_text("store:\n  path: data/i.db\nreader:\n  model: models/squad\napi:\n  data_folder: ../up\n", encoding="utf-8")
+    config = load_config(path)
+    assert (config.store.path, config.reader.model) == (str(tmp_path / "data/i.db"), str(tmp_path / "models/squad"))
+    assert config.api.data_folder == str(tmp_path / "../up")
+    hub = tmp_path / "hub.yaml"
+    hub.write_text("reader:\n  model: deepset/roberta-base-squad2\n", encoding="utf-8")
+    assert load_config(hub).reader.model == "deepset/roberta-base-squad2"  # a hub id, not a folder
+    assert load_config(hub).store.path == "docqa.db"  # a default, from the working directory
+    assert load_config(hub, project=True).store.path == str(tmp_path / "docqa.db")  # a project's: from its folder

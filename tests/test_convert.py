@@ -136,3 +136,10 @@ def test_streamed_binary_and_blank_files_are_refused(small_chunks):
         list(read_text_file(io.BytesIO(b" \n" * 500), []))
     with pytest.raises(ConversionError, match=r"^empty file \(no text after cleaning\)$"):
         list(read_text_file(io.BytesIO(b"\x01 \x02 \xc2\xad \x03"), []))
+
+
+def test_a_file_named_pdf_that_is_no_pdf_is_said_to_be_no_pdf():
+    with pytest.raises(ConversionError, match=r"^not a PDF \(no %PDF- header at its start\): another kind of file named \.pdf"):
+        convert(PurePath("photo.pdf"), b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    with pytest.raises(ConversionError, match=r"^corrupt or truncated PDF"):
+        convert(PurePath("broken.pdf"), b"%PDF-1.4 garbage")

@@ -142,11 +142,11 @@ def test_timeout_is_reported_and_batch_goes_on(tmp_path, store, options, monkeyp
     (tmp_path / "fine.txt").write_text("fine file", encoding="utf-8")
     real_convert = ingest.worker.convert
 
-    def slow(path, data):
+    def slow(path, data, *encoding):
         if path.name == "slow.txt":
             while True:
                 pass
-        return real_convert(path, data)
+        return real_convert(path, data, *encoding)
 
     monkeypatch.setattr(ingest.worker, "convert", slow)
     report = index_paths(store, [tmp_path], dataclasses.replace(options, timeout_s=0.3), show_progress=False)

@@ -181,7 +181,7 @@ def test_folder_without_a_model(tmp_path):
     assert message.startswith(f"cannot load reader model {str(tmp_path)!r} from the local folder {tmp_path}: ")
     assert message.endswith(
         "Fix: set reader.model to a local folder holding the model (config.json, weights, tokenizer.json), "
-        f"or fetch it on a connected machine (huggingface-cli download {tmp_path}) and copy it over"
+        f"or fetch it on a connected machine (hf download {tmp_path}) and copy it over"
     )
 
 
@@ -195,8 +195,9 @@ def test_hub_model_not_in_cache_while_offline(tmp_path, monkeypatch):
         Reader(ReaderConfig(model="distilbert-base-cased-distilled-squad")).warm_up()
     assert str(err.value) == (
         "cannot load reader model 'distilbert-base-cased-distilled-squad': it is not in the Hugging Face cache "
-        f"({tmp_path}) and HF_HUB_OFFLINE is set. Fix: set reader.model to a local folder holding the model, "
-        "or fetch it on a connected machine (huggingface-cli download distilbert-base-cased-distilled-squad)"
+        f"({tmp_path}) and HF_HUB_OFFLINE is set. Fix: on a machine with network run "
+        "`docqa model download distilbert-base-cased-distilled-squad --to DIR` "
+        "(or `hf download distilbert-base-cased-distilled-squad --local-dir DIR`), copy DIR here and set reader.model to it"
     )
 
 

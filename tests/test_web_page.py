@@ -1,18 +1,25 @@
-"""The page at / in a real browser: headless Chromium (Debian's package) driven by Playwright."""
+"""The page at / and the API docs in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+Screenshots go to $DOCQA_SCREENSHOTS when it is set (to look at them), else to the test's
+temporary folder. Requests that leave the server are refused, as on a machine without network.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from ingest.indexer import index_paths
 from ingest.options import IngestOptions
-from pipeline.config import Config, ReaderConfig, StoreConfig
+from pipeline.config import ApiConfig, Config, ReaderConfig, StoreConfig
 from pipeline.qa import QA
 from store.document_store import SQLiteDocumentStore
 
@@ -30,15 +37,14 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture
-def server(tmp_path, tiny_model):
+@contextmanager
+def serving(config: Config) -> Iterator[str]:
+    """The API over `config` in a thread of this process; yields its URL."""
     import uvicorn
 
     from pipeline.serve.app import create_app
 
-    config = Config(store=StoreConfig(path=str(tmp_path / "i.db")), reader=ReaderConfig(model=str(tiny_model)))
     store = SQLiteDocumentStore(config.store.path)
-    index_paths(store, [REPO / "examples"], IngestOptions(workers=0), show_progress=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -53,17 +59,77 @@ def server(tmp_path, tiny_model):
     thread.join(10)
 
 
-def test_question_in_the_page_shows_an_answer_with_its_file(server):
+def examples_config(tmp_path: Path, tiny_model: Path, **api: object) -> Config:
+    """The shipped examples indexed in a fresh database; uploads under tmp_path."""
+    config = Config(
+        store=StoreConfig(path=str(tmp_path / "i.db")),
+        reader=ReaderConfig(model=str(tiny_model)),
+        api=ApiConfig(data_folder=str(tmp_path / "uploads"), **api),  # type: ignore[arg-type]
+    )
+    index_paths(SQLiteDocumentStore(config.store.path), [REPO / "examples"], IngestOptions(workers=0), show_progress=False)
+    return config
+
+
+@pytest.fixture
+def server(tmp_path, tiny_model):
+    with serving(examples_config(tmp_path, tiny_model)) as url:
+        yield url
+
+
+@contextmanager
+def offline_browser(server: str) -> Iterator[tuple[object, list[str]]]:
+    """A Chromium browser, and the list of URLs outside `server` that its pages tried to load (all refused)."""
     reason = browser_missing()
     if reason:
         pytest.skip(reason)
     from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+
+    def only_the_server(route):
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
 
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
         )
+        context = browser.new_context()
+        context.route("**/*", only_the_server)
+        yield context, outside
+        browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("DOCQA_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_api_docs_and_redoc_render_offline(server, shots):
+    with offline_browser(server) as (context, outside):
+        page = context.new_page()
+        page.goto(server + "/docs")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        assert page.locator(".swagger-ui .info .title").inner_text().startswith("docqa")
+        assert page.locator(".opblock-summary-path").filter(has_text="/ask").count() >= 2
+        page.screenshot(path=str(shots / "docs.png"))
+        page.goto(server + "/redoc")
+        page.wait_for_selector("h1:has-text('docqa')", timeout=30_000)
+        assert page.get_by_text("/documents/{file_id}").count() >= 1
+        page.screenshot(path=str(shots / "redoc.png"))
+        # Everything came from the server, but for ReDoc's own "API docs by Redocly" footer logo,
+        # which it always links from its site; offline it is a missing image beside the text.
+        assert [url for url in outside if not url.startswith("https://cdn.redoc.ly/redoc/logo-mini")] == []
+
+
+def test_question_in_the_page_shows_an_answer_with_its_file(server):
+    with offline_browser(server) as (browser, _):
         page = browser.new_page()
         page.goto(server + "/")
         page.fill("#question", "When did the Northport Harbor Railway close?")
@@ -72,5 +138,94 @@ def test_question_in_the_page_shows_an_answer_with_its_file(server):
         first = page.locator(".answer").first
         assert first.locator("mark").count() == 1  # the answer is highlighted in its context
         wheres = page.locator(".where").all_inner_texts()
-        assert any(Path(w.split(":")[0]).name in {"harbor-railway.pdf", "solar-system.md", "coffee-brewing.txt"} for w in wheres)
-        browser.close()
+        assert any(Path(w.split(",")[0]).name in {"harbor-railway.pdf", "solar-system.md", "coffee-brewing.txt"} for w in wheres)
+
+
+EXAMPLE_NAMES = ["coffee-brewing.txt", "harbor-railway.pdf", "solar-system.md"]
+
+
+def document_names(page) -> list[str]:
+    return page.locator("#documents .name").all_inner_texts()
+
+
+def test_page_uploads_lists_and_deletes_documents(server, tmp_path, shots):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The lighthouse keeper was named Ada Sterling. She kept the lamp for forty years.", encoding="utf-8")
+    with offline_browser(server) as (context, outside):
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(server + "/")
+        page.wait_for_selector("#documents li")
+        # Paths relative to the folder the indexed files share; no key field when none is needed.
+        assert document_names(page) == EXAMPLE_NAMES
+        assert page.locator("#documents-title").inner_text() == "Documents (3)"
+        assert page.locator("#key-row").is_hidden()
+        assert page.locator("#documents li").filter(has_text="harbor-railway.pdf").locator(".info").inner_text() == "3 pages, 2 passages"
+
+        # Upload with the button (the file chooser), then by drag and drop.
+        page.set_input_files("#files", str(notes))
+        page.wait_for_selector("#upload-status.ok")
+        assert page.locator("#upload-status").inner_text() == "Indexed notes.txt (1 passage)."
+        dropped = page.evaluate_handle(
+            "() => { const dt = new DataTransfer(); "
+            "dt.items.add(new File(['Comets are icy bodies. Halley returns every 76 years.'], 'comets.md', {type: 'text/markdown'})); return dt; }"
+        )
+        page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+        page.wait_for_function("document.getElementById('upload-status').textContent.startsWith('Indexed comets.md')")
+        page.wait_for_function("document.querySelectorAll('#documents li').length === 5")
+        # By name, and not under their upload folders' ids.
+        assert document_names(page) == ["coffee-brewing.txt", "comets.md", "harbor-railway.pdf", "notes.txt", "solar-system.md"]
+
+        # Ask is disabled while a question runs, and the answer names the uploaded file.
+        page.fill("#question", "Who was the lighthouse keeper?")
+        assert page.evaluate("() => { document.getElementById('ask').requestSubmit(); return document.getElementById('submit').disabled; }")
+        page.wait_for_selector(".answer")
+        page.wait_for_function("!document.getElementById('submit').disabled")
+        assert set(page.locator(".answer .where").all_inner_texts()) == {"notes.txt"}
+        page.screenshot(path=str(shots / "page-uploaded.png"), full_page=True)
+
+        # Delete forgets the file, and an uploaded one leaves the data folder.
+        page.locator("#documents li").filter(has_text="notes.txt").get_by_role("button", name="Delete notes.txt").click()
+        page.wait_for_function("document.querySelectorAll('#documents li').length === 4")
+        assert document_names(page) == ["coffee-brewing.txt", "comets.md", "harbor-railway.pdf", "solar-system.md"]
+        assert not list((tmp_path / "uploads").rglob("notes.txt")) and list((tmp_path / "uploads").rglob("comets.md"))
+        assert outside == []
+
+
+def test_answers_show_pages_also_in_and_no_page_break_characters(server, shots):
+    with offline_browser(server) as (context, _):
+        page = context.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        page.goto(server + "/")
+        page.wait_for_selector("#documents li")
+        root = page.evaluate("root")
+        source = lambda file, page_, passage: {"file": root + file, "page": page_, "passage_id": passage, "context": "before\fthe 1872 answer after"}  # noqa: E731
+        answer = {
+            "answer": "the\f1872", "score": 0.5,
+            "sources": [source("harbor-railway.pdf", 2, "p1"), source("harbor-railway.pdf", 2, "p2"), source("notes/a.txt", None, "p3")],
+        }
+        page.evaluate("(answer) => showAnswer(answer)", answer)
+        box = page.locator(".answer").last
+        assert box.locator(".where").inner_text() == "harbor-railway.pdf, page 2"
+        assert box.locator(".also").inner_text() == "also in: notes/a.txt"  # not its own file and page again
+        assert "\f" not in box.inner_text() and box.locator(".text").inner_text() == "the 1872"
+
+        page.fill("#question", "When did the Northport Harbor Railway close?")
+        page.click("#submit")
+        page.wait_for_function("document.querySelectorAll('.answer').length > 1")
+        assert "\f" not in page.locator("#answers").inner_text()
+        page.screenshot(path=str(shots / "page-phone.png"), full_page=True)
+
+
+def test_the_key_field_shows_only_when_the_server_needs_a_key(tmp_path, tiny_model, shots):
+    with serving(examples_config(tmp_path, tiny_model, key="s3cret")) as url, offline_browser(url) as (context, _):
+        page = context.new_page()
+        page.goto(url + "/")
+        page.wait_for_selector("#key-row:not([hidden])")
+        assert page.locator("#documents li").count() == 0
+        page.fill("#key", "s3cret")
+        page.press("#key", "Enter")
+        page.wait_for_selector("#documents li")
+        assert document_names(page) == EXAMPLE_NAMES
+        assert page.locator("#upload-status").inner_text() == ""
+        page.screenshot(path=str(shots / "page-key.png"), full_page=True)

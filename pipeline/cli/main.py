@@ -7,12 +7,13 @@ Exit status: 0 success; 1 an error, or (index) some files failed; 2 a usage erro
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import logging
 import os
+import socket
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,10 +23,9 @@ import click
 from store.errors import DocqaError
 
 from pipeline.checks import QuestionError, check_question
-from pipeline.config import Config, load_config
+from pipeline.config import Config, find_config, load_config
 
 if TYPE_CHECKING:
-    from pipeline.qa import QA, AskOptions
     from pipeline.reader.ray_pool import RayReader
 
 EXIT_FAILED = 1
@@ -46,12 +46,16 @@ ray_option = click.option(
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--config and --db, accepted by every command (DESIGN.md)."""
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults.")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults (default: the nearest docqa.yaml).")
     @click.option("--db", type=click.Path(dir_okay=False), help="Database file (overrides store.path).")
     @functools.wraps(command)
     def wrapper(*args: Any, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
         try:
-            config = load_config(config_path).with_db(db)
+            if config_path is None and (found := find_config(os.getcwd())) is not None:
+                logging.getLogger(__name__).info("configuration: %s", found)
+                config = load_config(found, project=True).with_db(db)
+            else:
+                config = load_config(config_path).with_db(db)
             return command(*args, config=config, **kwargs)
         except DocqaError as exc:
             raise click.ClickException(str(exc)) from None
@@ -68,9 +72,9 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--workers", type=click.IntRange(min=0), help="Conversion processes (default: ingest.workers, else one per core; 0: none).")
-@click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there.")
+@click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there (PATHS may be gone too).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @ray_option
 @common_options
@@ -78,9 +82,16 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     """Index PDF, .txt and .md files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
-    are reported and recorded, and the rest are indexed. Exits 1 when some files failed.
+    are reported and recorded, and the rest are indexed. Exits 1 when some files under
+    PATHS are failed, in this run or an earlier one.
     """
     from ingest.indexer import index_paths
+
+    for path in paths:
+        if not prune and not os.path.lexists(path):
+            raise click.BadParameter(
+                f"Path '{path}' does not exist. (To forget its files, add --prune or run `docqa forget {path}`.)", param_hint="'PATHS...'"
+            )
     from store.document_store import SQLiteDocumentStore
 
     store = SQLiteDocumentStore(config.store.path)
@@ -88,6 +99,8 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
         report = index_paths(store, paths, config.ingest, workers=workers, prune=prune, ray_address=ray_address)
     for failure in report.failures:
         click.echo(f"failed: {failure.path}: {failure.error}", err=True)
+    for doubtful in report.doubtful:
+        click.echo(f"{doubtful.path}: {doubtful.error}", err=True)
     click.echo(report.summary(), err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
@@ -95,7 +108,49 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
         raise click.ClickException(report.error)
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
-    if report.failed:
+    if report.failed or report.still_failed:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--failed", "failed_only", is_flag=True, help="Only the files that could not be indexed, with why.")
+@click.option("--json", "as_json", is_flag=True, help="Print the files as JSON on stdout.")
+@common_options
+def files(failed_only: bool, as_json: bool, config: Config) -> None:
+    """List the files in the database: indexed ones with their pages and passages, failed ones with why."""
+    import dataclasses
+
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    records, _ = store.list_files(0, None, status="failed" if failed_only else None)
+    if as_json:
+        click.echo(json.dumps({"files": [dataclasses.asdict(r) for r in records]}, indent=2, ensure_ascii=False))
+        return
+    from pipeline.cli.output import print_files
+
+    print_files(records)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@common_options
+def forget(paths: tuple[str, ...], config: Config) -> None:
+    """Forget indexed files: each PATH is a file or a folder, still on disk or deleted. Files on disk are not touched.
+
+    Exits 1 when a PATH holds no indexed file.
+    """
+    from ingest.indexer import forget_paths
+    from store.document_store import SQLiteDocumentStore
+
+    store = SQLiteDocumentStore(config.store.path, create=False)
+    forgotten = forget_paths(store, paths)
+    for path, removed in forgotten.items():
+        if not removed:
+            click.echo(f"not indexed: {path} (`docqa files` lists what is)", err=True)
+    total = sum(len(removed) for removed in forgotten.values())
+    click.echo(f"forgot {total} file{'s' if total != 1 else ''}", err=True)
+    if not all(forgotten.values()):
         sys.exit(EXIT_FAILED)
 
 
@@ -103,9 +158,10 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
 @click.argument("question", required=False)
 @click.option("--top-k", type=click.IntRange(min=1), help="Answers to show (default: ask.top_k).")
 @click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
-@click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB (repeatable).")
+@click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB, relative to the current folder or absolute (repeatable).")
 @click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
-@click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout.")
+@click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout, each as it is done.")
+@click.option("--resume", is_flag=True, help="With --out: skip the questions FILE already has results for, and append the others.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
 @ray_option
 @common_options
@@ -116,46 +172,61 @@ def ask(
     paths: tuple[str, ...],
     batch_file: str | None,
     out: str | None,
+    resume: bool,
     as_json: bool,
     ray_address: str | None,
     config: Config,
 ) -> None:
     """Answer QUESTION from the indexed files, or every question of --batch FILE.
 
+    Without either on a terminal, asks for questions one after another with the model loaded
+    once (Ctrl-D ends). Everything but the model (the database, where the model comes from,
+    --file patterns, the batch file) is checked before the model loads.
+
     Exit status: 0 answered (also when no answer passes ask.min_score); 1 an error, or
     some batch lines failed; 2 a usage error (no question, an empty question).
     """
-    if (question is None) == (batch_file is None):
+    given = (question is not None) + (batch_file is not None)
+    interactive = given == 0 and _on_a_terminal()
+    if given != 1 and not interactive:
         raise click.UsageError("give either a QUESTION or --batch FILE")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
+    if ray_address is not None and batch_file is None:
+        raise click.UsageError("--ray goes with --batch FILE (one question is read where it is asked)")
+    if resume and out is None:
+        raise click.UsageError("--resume goes with --batch FILE --out FILE (it skips the questions already in the --out file)")
     if question is not None:
         try:
             check_question(question, config.ask.max_question_chars)
         except QuestionError as exc:
             raise click.BadParameter(str(exc), param_hint="QUESTION") from None
+    from pipeline.checks import check_ready
+
+    check_ready(config)  # before importing Haystack and torch: a missing database is said at once
     from pipeline.qa import QA
 
-    with _ray_output(ray_address) as stdout:
-        qa = QA(config, reader=_ray_reader(config, ray_address))
-        options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths)
-        if batch_file is not None:
-            failed = _ask_batch(qa, batch_file, out, options, stdout)
-        else:
-            assert question is not None
-            started = time.perf_counter()
-            [ranking] = qa.run([question], options)
-            seconds = time.perf_counter() - started
+    qa = QA(config)
+    options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
+    qa.check_paths(options)
+    from pipeline.cli.asking import answer, ask_batch, ask_interactively
+
     if batch_file is not None:
+        with _ray_output(ray_address) as stdout:
+            if ray_address is not None:  # once everything else is checked: the actors load the model
+                qa = QA(config, store=qa.store, reader=_ray_reader(config, ray_address))
+            failed = ask_batch(qa, batch_file, out, resume, options, stdout)
         if failed:
             sys.exit(EXIT_FAILED)
         return
-    if as_json:
-        click.echo(json.dumps(ranking.to_json(seconds), indent=2, ensure_ascii=False))
-    else:
-        from pipeline.cli.output import print_ranking
+    if question is None:
+        ask_interactively(qa, options, as_json, restricted=bool(paths))
+        return
+    answer(qa, question, options, as_json, restricted=bool(paths))
 
-        print_ranking(ranking, config.ask.min_score)
+
+def _on_a_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 @contextmanager
@@ -180,26 +251,6 @@ def _ray_reader(config: Config, ray_address: str | None) -> RayReader | None:
     from pipeline.reader.ray_pool import RayReader
 
     return RayReader(config.reader, config.ray, ray_address)
-
-
-def _ask_batch(qa: QA, batch_file: str, out: str | None, options: AskOptions, stdout: TextIO) -> int:
-    """Answer a batch file as JSONL, each line written as soon as it is answered; returns how many lines failed."""
-    from pipeline.batch import BatchSummary, read_batch_file, run_batch
-
-    items = read_batch_file(batch_file)
-    summary = BatchSummary()
-    stream: TextIO | None = None  # opened at the first record, so a batch refused at once leaves no file
-    try:
-        for record in run_batch(qa, items, options, summary, show_progress=True):
-            if stream is None:
-                stream = open(out, "w", encoding="utf-8") if out else stdout
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-            stream.flush()
-    finally:
-        if out and stream is not None:
-            stream.close()
-    click.echo(summary.line(), err=True)
-    return summary.failed
 
 
 @cli.command()
@@ -295,13 +346,77 @@ def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: api.port, 8000).")
 @common_options
 def serve(host: str | None, port: int | None, config: Config) -> None:
-    """Serve the HTTP API (OpenAPI at /docs) and a question page at /."""
+    """Serve the HTTP API (OpenAPI at /docs) and a question page at /.
+
+    A missing database is created, so a server can start empty and be filled by uploads. The
+    port and the model's source are checked before the model loads.
+    """
+    host, port = host or config.api.host, port or config.api.port
+    sock = _listen(host, port)
+    from pipeline.hub import locate
+
+    locate(config.reader.model)
     import uvicorn
 
+    from store.document_store import SQLiteDocumentStore
+
+    from pipeline.qa import QA
     from pipeline.serve.app import create_app
 
-    app = create_app(config)
-    uvicorn.run(app, host=host or config.api.host, port=port or config.api.port, log_level="info")
+    store = SQLiteDocumentStore(config.store.path)
+    if not store.has_passages():
+        click.echo(f"the database {store.path} holds no passages yet: upload files on the page at http://{host}:{port}/ or run `docqa index PATH`", err=True)
+    app = create_app(config, QA(config, store=store))
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port for the server, or a one-line error naming the fix."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}): "
+            + ("another program, perhaps another docqa serve, uses that port: pass --port N or stop it" if exc.errno == errno.EADDRINUSE else "pass another --host or --port")
+        ) from None
+    return sock
+
+
+@cli.group()
+def model() -> None:
+    """Fetch the reader model, or check that it loads."""
+
+
+@model.command("download")
+@click.argument("name", required=False)
+@click.option("--to", "folder", type=click.Path(file_okay=False), help="Save it in folder DIR (default: the Hugging Face cache).")
+@common_options
+def model_download(name: str | None, folder: str | None, config: Config) -> None:
+    """Fetch hub model NAME (default: reader.model) with the files the reader needs.
+
+    Into the Hugging Face cache, where docqa finds it by its hub id, or into --to DIR: a
+    folder to copy to machines without network and name in reader.model.
+    """
+    from pipeline.hub import download
+
+    name = name or config.reader.model
+    path = download(name, folder)
+    click.echo(str(path))
+    if folder is not None:
+        click.echo(f"set reader.model to {path} (or copy the folder to the machine that needs it)", err=True)
+
+
+@model.command("check")
+@common_options
+def model_check(config: Config) -> None:
+    """Load the configured reader model and say what it is, its device and precision."""
+    from pipeline.hub import describe
+
+    for line in describe(config.reader).lines():
+        click.echo(line)
 
 
 @cli.command("config")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from store.errors import DocqaError
+
+from pipeline.hub import check_hub, fetch_hint
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +117,25 @@ def _from_pretrained(model_name: str) -> tuple[Any, Any]:
         if _offline():
             raise ModelLoadError(
                 f"cannot load reader model {model_name!r}: it is not in the Hugging Face cache "
-                f"({_cache_dir()}) and HF_HUB_OFFLINE is set. Fix: set reader.model to a local folder "
-                f"holding the model, or fetch it on a connected machine (huggingface-cli download {model_name})"
+                f"({_cache_dir()}) and HF_HUB_OFFLINE is set. Fix: {fetch_hint(model_name)}"
             ) from None
-    return _load_from(model_name, model_name, where=f"the Hugging Face hub and the cache ({_cache_dir()})")
+    # One short request first: an unreachable hub is one line at once, not a minute of
+    # retries; the download itself logs nothing below errors (its retries were logged twice).
+    check_hub(model_name)
+    with _quiet("huggingface_hub", "transformers"):
+        return _load_from(model_name, model_name, where=f"the Hugging Face hub and the cache ({_cache_dir()})")
+
+
+@contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name in loggers]
+    for logger_, _ in saved:
+        logger_.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger_, level in saved:
+            logger_.setLevel(level)
 
 
 def _load_from(source: str, model_name: str, *, where: str, **kwargs: Any) -> tuple[Any, Any]:
@@ -128,7 +147,7 @@ def _load_from(source: str, model_name: str, *, where: str, **kwargs: Any) -> tu
         raise ModelLoadError(
             f"cannot load reader model {model_name!r} from {where}: {first_line} "
             f"Fix: set reader.model to a local folder holding the model (config.json, weights, tokenizer.json), "
-            f"or fetch it on a connected machine (huggingface-cli download {model_name}) and copy it over"
+            f"or fetch it on a connected machine (hf download {model_name}) and copy it over"
         ) from None
     return tokenizer, model
 

@@ -14,7 +14,7 @@ the model once per actor (Ray Data's map_batches actor pools would live for one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from store.errors import check_count
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -99,7 +100,9 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         await batcher.close()
         inference.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="docqa", version="0.1.0", description="Question answering over indexed files.", lifespan=lifespan)
+    # /docs and /redoc from Swagger UI and ReDoc assets installed with docqa, not from a CDN:
+    # docqa runs on machines without network.
+    app = FastAPIOffline(title="docqa", version="0.1.0", description="Question answering over indexed files.", lifespan=lifespan)
     app.state.service = service
     if config.api.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware

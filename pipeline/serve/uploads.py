@@ -12,6 +12,7 @@ from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from ingest.convert import SUPPORTED_SUFFIXES
+from ingest.files import sha256_file
 from store.document_store import SQLiteDocumentStore
 from store.records import FileRecord
 
@@ -20,7 +21,11 @@ from pipeline.serve.errors import ApiError
 
 
 async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config: Config) -> tuple[FileRecord, Path]:
-    """Save `upload` in a new folder under api.data_folder and index it; nothing is kept when either fails."""
+    """Save `upload` in a new folder under api.data_folder and index it; nothing is kept when either fails.
+
+    Content that is indexed already (the same file uploaded again) is not stored twice: the
+    document that holds it is returned.
+    """
     name = safe_name(upload.filename or "")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):  # what indexing converts
         raise ApiError(415, "file", f"unsupported file type {Path(name).suffix or '(none)'!r}: upload a .pdf, .txt or .md file")
@@ -31,6 +36,10 @@ async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config
     try:
         if await save_limited(upload, destination, limit) > limit:
             raise ApiError(413, "file", f"the file is larger than api.max_upload_mb ({config.api.max_upload_mb:g} MB)")
+        same = await run_in_threadpool(store.get_indexed_file_by_sha256, sha256_file(str(destination)))
+        if same is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            return same, Path(same.path)
         record = await run_in_threadpool(_index, destination, store, config)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
