@@ -16,7 +16,7 @@ from haystack.testing.document_store import (
 )
 
 from store import FileInfo, SQLiteDocumentStore, SchemaVersionError, StoreError
-from store.errors import DatabaseMissingError
+from store.errors import DatabaseMissingError, OutOfRangeError
 
 
 @pytest.fixture
@@ -183,3 +183,44 @@ def test_list_get_and_delete_files(document_store):
     assert document_store.delete_file(a) is True and document_store.delete_file(a) is False
     assert document_store.count_documents() == 0 and document_store.integrity_check() == ["ok"]
     assert not document_store.has_passages()
+
+
+TOO_BIG, TOO_SMALL = 2**63, -(2**63) - 1
+
+
+@pytest.mark.parametrize("value", [TOO_BIG, TOO_SMALL])
+def test_integers_sqlite_cannot_hold_are_refused_by_name(document_store, value):
+    # Before, sqlite3 raised OverflowError ("Python int too large to convert to SQLite
+    # INTEGER"), which the HTTP API answered with a 500.
+    document_store.write_documents([Document(content="alpha", meta={"page_number": 1})])
+    limits = f"must be between -9223372036854775808 and 9223372036854775807 (SQLite's integer range), got {value}"
+    calls = {
+        "file_id": [lambda: document_store.get_file(value), lambda: document_store.delete_file(value), lambda: document_store.file_passages(value)],
+        "offset": [lambda: document_store.list_files(offset=value)],
+        "limit": [lambda: document_store.list_files(limit=value)],
+        "file_ids": [lambda: document_store.bm25_retrieval("alpha", 5, file_ids=[1, value])],
+    }
+    for name, functions in calls.items():
+        for call in functions:
+            with pytest.raises(OutOfRangeError) as err:
+                call()
+            assert err.value.name == name and str(err.value) == f"{name} {limits}"
+    if value > 0:
+        with pytest.raises(OutOfRangeError) as err:
+            document_store.bm25_retrieval("alpha", value)
+        assert str(err.value) == f"top_k {limits}"
+    for filters in (
+        {"field": "meta.page_number", "operator": "==", "value": value},
+        {"field": "meta.page_number", "operator": ">", "value": value},
+        {"operator": "OR", "conditions": [{"field": "meta.page_number", "operator": "in", "value": [1, value]}]},
+    ):
+        for call in (lambda: document_store.filter_documents(filters), lambda: document_store.bm25_retrieval("alpha", 5, filters)):
+            with pytest.raises(OutOfRangeError) as err:
+                call()
+            assert err.value.name == "filters" and str(err.value) == f"the value compared with 'meta.page_number' {limits}"
+    # The extremes SQLite holds are accepted, and JSON meta keeps any integer.
+    assert document_store.get_file(2**63 - 1) is None and document_store.list_files(offset=2**63 - 1)[0] == []
+    assert document_store.filter_documents({"field": "meta.page_number", "operator": "<", "value": -(2**63)}) == []
+    document_store.write_documents([Document(id="big", content="beta", meta={"page_number": value})])
+    assert document_store.filter_documents({"field": "id", "operator": "==", "value": "big"})[0].meta == {"page_number": value}
+
