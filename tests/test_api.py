@@ -223,3 +223,19 @@ def test_micro_batching_off_gives_the_same_answers(setup):
     with TestClient(create_app(config, qa)) as on_client, TestClient(create_app(off, qa)) as off_client:
         on, off_ = on_client.post("/ask", json=question).json(), off_client.post("/ask", json=question).json()
     assert [a["answer"] for a in on["answers"]] == [a["answer"] for a in off_["answers"]]
+
+
+
+def test_405_names_the_allowed_methods(client):
+    for method, path, allowed in (
+        ("PUT", "/ask", "POST"),
+        ("GET", "/ask/batch", "POST"),
+        ("PUT", "/documents", "GET, POST"),
+        ("PUT", "/docs", "GET, HEAD"),
+        ("PATCH", "/documents/1", "GET, DELETE"),
+        ("POST", "/healthz", "GET"),
+        ("OPTIONS", "/stats", "GET"),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == 405 and response.headers["Allow"] == allowed, (method, path)
+        assert error_of(response) == (None, "Method Not Allowed")
