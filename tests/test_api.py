@@ -239,3 +239,43 @@ def test_405_names_the_allowed_methods(client):
         response = client.request(method, path)
         assert response.status_code == 405 and response.headers["Allow"] == allowed, (method, path)
         assert error_of(response) == (None, "Method Not Allowed")
+
+
+def test_the_key_is_checked_before_the_body_is_read(setup):
+    config, qa, folder = setup
+    keyed = dataclasses.replace(config, api=dataclasses.replace(config.api, key="s3cret"))
+    malformed = {"content": b'{"question": ', "headers": {"Content-Type": "application/json"}}
+    with TestClient(create_app(keyed, qa)) as c:
+        for response in (
+            c.post("/ask", **malformed),
+            c.post("/ask/batch", json={"questions": "not a list"}),
+            c.post("/documents", files={"file": ("x.docx", b"PK", "application/octet-stream")}),
+            c.get("/documents/not-a-number"),
+            c.get("/documents", params={"limit": 0}),
+        ):
+            assert response.status_code == 401 and error_of(response)[0] == "authorization"
+        assert c.post("/ask", headers={"X-API-Key": "s3cret", **malformed["headers"]}, content=malformed["content"]).status_code == 400
+    assert not any(p.name == "x.docx" for p in (folder / "uploads").rglob("*"))
+
+
+def test_with_a_key_the_description_of_the_api_is_open_and_declares_the_key(setup):
+    # /openapi.json and /docs hold no data, and Swagger UI at /docs loads the schema without
+    # a key (it then offers "Authorize"); config.yaml says so.
+    config, qa, _ = setup
+    keyed = dataclasses.replace(config, api=dataclasses.replace(config.api, key="s3cret"))
+    with TestClient(create_app(keyed, qa)) as c:
+        assert c.get("/docs").status_code == 200
+        schema = c.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == {
+        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "The API key as 'Authorization: Bearer KEY'."},
+        "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The API key as 'X-API-Key: KEY'."},
+    }
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if path in ("/healthz", "/readyz"):
+                assert "security" not in operation and "401" not in operation["responses"]
+            else:
+                assert operation["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}], (path, method)
+                assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    comment = (REPO / "config.yaml").read_text(encoding="utf-8").split("\n  key:")[0].rsplit("\n  port:", 1)[1]
+    assert "/openapi.json" in comment and "/docs" in comment

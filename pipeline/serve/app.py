@@ -4,6 +4,11 @@ The model is loaded once at start-up. Concurrent /ask requests are coalesced int
 reader batches (micro_batching); inference and indexing run in worker threads, so the event
 loop never waits on them. Every rule of a request is QA's: a route checks the request with
 QA before it queues it, and errors become HTTP statuses in `errors`.
+
+With a key (api.key or DOCQA_API_KEY), every route of the API needs it, checked before the
+request's body is read (`_KeyedRoute`); the liveness and readiness checks, the page at / and
+the API's description (/openapi.json, /docs) are served without it: they hold no data, and
+Swagger UI at /docs cannot send a key when it loads the schema.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, Security, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from store.errors import DocqaError
@@ -51,7 +58,11 @@ from pipeline.serve.uploads import remove_upload, store_and_index
 
 logger = logging.getLogger(__name__)
 _PAGE = Path(__file__).with_name("web") / "index.html"
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 500, 503)}
+_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 404, 413, 415, 422, 500, 503)}
+# Declared in the schema (when a key is set) so that clients and Swagger UI know how to send
+# the key; checking it is _require_key's, before the body is read.
+_BEARER = HTTPBearer(auto_error=False, description="The API key as 'Authorization: Bearer KEY'.")
+_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key as 'X-API-Key: KEY'.")
 
 
 @dataclass
@@ -114,7 +125,10 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
-    app.include_router(_protected, dependencies=[Depends(_require_key)])
+    keyed: dict[str, Any] = {}
+    if service.key is not None:
+        keyed = {"dependencies": [Security(_BEARER), Security(_KEY_HEADER)], "responses": {401: {"model": ErrorResponse}}}
+    app.include_router(_protected, **keyed)
     app.include_router(_open)
     return app
 
@@ -124,7 +138,7 @@ def _service(request: Request) -> Service:
     return service
 
 
-async def _require_key(request: Request) -> None:
+def _require_key(request: Request) -> None:
     key = _service(request).key
     if key is None:
         return
@@ -136,7 +150,21 @@ async def _require_key(request: Request) -> None:
         raise ApiError(401, "authorization", "missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
 
 
-_protected = APIRouter(responses=_ERRORS)
+class _KeyedRoute(APIRoute):
+    """A route that needs the API key, when one is set: checked before FastAPI reads the body,
+    so a request without the key is a 401 whatever its body holds (never a 400 or 422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def keyed(request: Request) -> Response:
+            _require_key(request)
+            return await handler(request)
+
+        return keyed
+
+
+_protected = APIRouter(route_class=_KeyedRoute, responses=_ERRORS)
 _open = APIRouter()
 
 
