@@ -88,6 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if first.get("type") == "json_invalid":
             return error_response(request, 400, "body", f"malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}")
         location = [str(part) for part in first["loc"] if part not in ("body", "query", "path")]
+        if location[:1] == ["filters"] and len(location) > 1:
+            # Filters are one field: where inside them the rule broke is part of the message.
+            return error_response(request, 422, "filters", f"{'.'.join(location[1:])}: {first['msg']}")
         return error_response(request, 422, ".".join(location) or "body", first["msg"])
 
     @app.exception_handler(StarletteHTTPException)
