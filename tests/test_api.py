@@ -274,8 +274,9 @@ def test_the_schema_states_the_rules_the_code_enforces(client):
     questions = batch["properties"]["questions"]
     assert (questions["minItems"], questions["maxItems"], questions["items"]["pattern"]) == (1, 3, NON_BLANK)
     # Filters: the four shapes of Haystack's syntax, each with its required fields.
-    shapes = ask["properties"]["filters"]["anyOf"]
-    assert [s.get("$ref", "null").rsplit("/", 1)[-1] for s in shapes] == ["EqualityFilter", "OrderingFilter", "MembershipFilter", "LogicalFilter", "null"]
+    filters, null = ask["properties"]["filters"]["anyOf"]
+    assert [s["$ref"].rsplit("/", 1)[1] for s in filters["oneOf"]] == ["EqualityFilter", "OrderingFilter", "MembershipFilter", "LogicalFilter"]
+    assert null == {"type": "null"} and "discriminator" not in filters
     assert components["EqualityFilter"]["required"] == ["field", "operator", "value"]
     assert components["LogicalFilter"]["required"] == ["operator", "conditions"]
     assert components["MembershipFilter"]["properties"]["value"]["type"] == "array"
@@ -308,6 +309,21 @@ def test_the_schema_states_the_rules_the_code_enforces(client):
         assert errors == statuses, (path, method)
         assert all(responses[str(code)]["content"]["application/json"]["schema"] == error for code in errors)
     assert "securitySchemes" not in schema["components"]
+
+
+def test_filters_are_refused_in_qa_words_or_where_inside_them(client):
+    def refused(filters):
+        response = client.post("/ask", json={"question": "q?", "filters": filters})
+        assert response.status_code == 422
+        return error_of(response)
+
+    # Rules QA owns: its message.
+    assert refused([1]) == ("filters", "a filter must be a dictionary, got [1]")
+    assert refused({"field": "content", "operator": "~", "value": 1}) == ("filters", "unknown comparison operator '~' for field 'content'")
+    # Rules only the schema states (QA reads a float of any size, and ignores unknown keys).
+    assert refused({"field": "content", "operator": "==", "value": 1, "extra": 2}) == ("filters", "equality.extra: Extra inputs are not permitted")
+    nested = {"operator": "OR", "conditions": [{"field": "content", "operator": "in", "value": [1e19]}]}
+    assert refused(nested) == ("filters", "logical.conditions.0.membership.value.0: Input should be less than or equal to 9223372036854775807")
 
 
 def test_schema_bounds_and_qa_agree(setup):

@@ -89,8 +89,10 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(request, 400, "body", f"malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}")
         location = [str(part) for part in first["loc"] if part not in ("body", "query", "path")]
         if location[:1] == ["filters"] and len(location) > 1:
-            # Filters are one field: where inside them the rule broke is part of the message.
-            return error_response(request, 422, "filters", f"{'.'.join(location[1:])}: {first['msg']}")
+            # Filters are one field: where inside them the rule broke is part of the message
+            # (its shape, keys and indices; not pydantic's names of a value's alternatives).
+            where = ".".join(part for part in location[1:] if part.replace("_", "").isalnum())
+            return error_response(request, 422, "filters", f"{where}: {first['msg']}")
         return error_response(request, 422, ".".join(location) or "body", first["msg"])
 
     @app.exception_handler(StarletteHTTPException)

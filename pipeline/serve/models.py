@@ -15,7 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError
 
@@ -43,7 +53,7 @@ _Number = Union[
     Annotated[int, Field(ge=SQLITE_MIN_INT, le=SQLITE_MAX_INT), BeforeValidator(_integral)],
     Annotated[float, Field(gt=SQLITE_MIN_INT, lt=SQLITE_MAX_INT + 1)],
 ]
-_Value = Union[bool, _Number, str, None, list[Any], dict[str, Any]]
+_Value = Union[_Number, bool, str, None, list[Any], dict[str, Any]]  # numbers first: their errors are reported first
 _FieldName = Union[
     Literal["id", "content"],
     Annotated[str, Field(pattern=r"^meta\.", description="A metadata key: meta.page_number, meta.file_path, meta.<your key>.")],
@@ -91,11 +101,34 @@ class LogicalFilter(BaseModel):
     conditions: list[Filter]
 
 
-# Haystack's filter syntax (https://docs.haystack.deepset.ai/docs/metadata-filtering). The
-# operators tell the four apart, but the union is not declared as discriminated: OpenAPI's
-# discriminator maps one value to one schema, and schemathesis 4.32 reads a mapping of
-# several values to one schema as that schema taking only the last of them.
-Filter = Union[EqualityFilter, OrderingFilter, MembershipFilter, LogicalFilter]
+_SHAPES = {
+    **dict.fromkeys(("==", "!="), "equality"),
+    **dict.fromkeys((">", ">=", "<", "<="), "ordering"),
+    **dict.fromkeys(("in", "not in"), "membership"),
+    **dict.fromkeys(("AND", "OR", "NOT"), "logical"),
+}
+
+
+def _shape(value: Any) -> str | None:
+    """Which of the four shapes a filter has, by its operator (None: no shape, QA says why)."""
+    operator = value.get("operator") if isinstance(value, dict) else getattr(value, "operator", None)
+    return _SHAPES.get(operator) if isinstance(operator, str) else None
+
+
+# Haystack's filter syntax (https://docs.haystack.deepset.ai/docs/metadata-filtering), one of
+# four shapes told apart by the operator: validation reports the errors of that shape only.
+# The schema says `oneOf` without OpenAPI's `discriminator`, which maps one value to one
+# schema: schemathesis 4.32 reads a mapping of several values to one schema as that schema
+# taking only the last of them, and then calls valid filters invalid.
+Filter = Annotated[
+    Union[
+        Annotated[EqualityFilter, Tag("equality")],
+        Annotated[OrderingFilter, Tag("ordering")],
+        Annotated[MembershipFilter, Tag("membership")],
+        Annotated[LogicalFilter, Tag("logical")],
+    ],
+    Discriminator(_shape),
+]
 LogicalFilter.model_rebuild()
 
 
@@ -156,7 +189,7 @@ def request_models(qa: QA, api: ApiConfig) -> RequestModels:
     TopK = Annotated[
         int, Field(ge=1, le=max_top_k), _rule(lambda k: qa.options(top_k=k, max_top_k=max_top_k), _is_int), BeforeValidator(_integral)
     ]
-    Filters = Annotated[Union[Filter, None], _rule(lambda f: qa.options(filters=f), lambda v: isinstance(v, dict))]
+    Filters = Annotated[Union[Filter, None], _rule(lambda f: qa.options(filters=f), lambda v: True)]  # QA reads any JSON
     Questions = Annotated[list[Question], Field(min_length=1, max_length=most), _rule(lambda qs: qa.check_questions(qs, most=most), _is_str_list)]
     # (Annotated types are named here, outside the classes: with postponed annotations,
     # pydantic evaluates a class's annotations as strings, where the checks' closures would
