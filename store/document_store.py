@@ -400,6 +400,11 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
 
         raise FilterError(f"unknown filter field {name!r}: use 'id', 'content' or 'meta.<key>'")
     key = name[len("meta.") :]
+    if '"' in key or "\x00" in key:
+        # A quoted label ends at '"', and a NUL makes SQLite refuse the path ("JSON path error").
+        from store.haystack_compat import FilterError
+
+        raise FilterError(f"filter field {name!r}: a metadata key holding '\"' or a NUL character cannot be filtered on (SQLite's JSON paths cannot name it)")
     path = "$" + "".join(f'."{part}"' for part in key.split("."))
     in_json = func.json_extract(PassageRow.meta, literal(path))
     if key == "file_path":

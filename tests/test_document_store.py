@@ -327,3 +327,15 @@ def test_an_upgrade_that_fails_half_way_changes_nothing(tmp_path, monkeypatch):
     monkeypatch.undo()
     SQLiteDocumentStore(db).close()
     assert _contents(db)[:3] == before[:3]
+
+
+@pytest.mark.parametrize("key", ['a"b', "a\x00b"])
+def test_metadata_keys_sqlite_paths_cannot_name_are_a_filter_error(document_store, key):
+    # A NUL made SQLite refuse the JSON path (an OperationalError, a 500 over HTTP); a quote
+    # ended the path's label early, so the filter silently matched nothing.
+    from haystack.errors import FilterError
+
+    document_store.write_documents([Document(content="alpha", meta={key: 1})])
+    for call in (document_store.filter_documents, lambda f: document_store.bm25_retrieval("alpha", 5, f)):
+        with pytest.raises(FilterError, match="cannot be filtered on"):
+            call({"field": f"meta.{key}", "operator": "==", "value": 1})
