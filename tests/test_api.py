@@ -274,9 +274,10 @@ def test_the_schema_states_the_rules_the_code_enforces(client):
     questions = batch["properties"]["questions"]
     assert (questions["minItems"], questions["maxItems"], questions["items"]["pattern"]) == (1, 3, NON_BLANK)
     # Filters: the four shapes of Haystack's syntax, each with its required fields.
-    filters, null = ask["properties"]["filters"]["anyOf"]
-    assert [s["$ref"].rsplit("/", 1)[1] for s in filters["oneOf"]] == ["EqualityFilter", "OrderingFilter", "MembershipFilter", "LogicalFilter"]
-    assert null == {"type": "null"} and "discriminator" not in filters
+    shapes = ask["properties"]["filters"]["anyOf"]
+    assert [s.get("$ref", "null").rsplit("/", 1)[-1] for s in shapes] == ["EqualityFilter", "OrderingFilter", "MembershipFilter", "LogicalFilter", "null"]
+    assert components["LogicalFilter"]["properties"]["conditions"]["items"]["anyOf"] == shapes[:4]
+    assert components["EqualityFilter"]["properties"]["field"]["anyOf"][1]["pattern"] == '^meta\\.[^"\\x00]*$'
     assert components["EqualityFilter"]["required"] == ["field", "operator", "value"]
     assert components["LogicalFilter"]["required"] == ["operator", "conditions"]
     assert components["MembershipFilter"]["properties"]["value"]["type"] == "array"
@@ -320,6 +321,10 @@ def test_filters_are_refused_in_qa_words_or_where_inside_them(client):
     # Rules QA owns: its message.
     assert refused([1]) == ("filters", "a filter must be a dictionary, got [1]")
     assert refused({"field": "content", "operator": "~", "value": 1}) == ("filters", "unknown comparison operator '~' for field 'content'")
+    assert refused({"field": "meta.a\x00b", "operator": "==", "value": 1}) == (
+        "filters",
+        "filter field 'meta.a\\x00b': a metadata key holding '\"' or a NUL character cannot be filtered on (SQLite's JSON paths cannot name it)",
+    )
     # Rules only the schema states (QA reads a float of any size, and ignores unknown keys).
     assert refused({"field": "content", "operator": "==", "value": 1, "extra": 2}) == ("filters", "equality.extra: Extra inputs are not permitted")
     nested = {"operator": "OR", "conditions": [{"field": "content", "operator": "in", "value": [1e19]}]}

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetJsonSchemaHandler,
     Tag,
     ValidationError,
     ValidatorFunctionWrapHandler,
@@ -56,7 +57,13 @@ _Number = Union[
 _Value = Union[_Number, bool, str, None, list[Any], dict[str, Any]]  # numbers first: their errors are reported first
 _FieldName = Union[
     Literal["id", "content"],
-    Annotated[str, Field(pattern=r"^meta\.", description="A metadata key: meta.page_number, meta.file_path, meta.<your key>.")],
+    Annotated[
+        str,
+        Field(
+            pattern=r'^meta\.[^"\x00]*$',
+            description="A metadata key: meta.page_number, meta.file_path, meta.<your key> (without '\"' or NUL, which SQLite's JSON paths cannot name).",
+        ),
+    ],
 ]
 
 
@@ -115,11 +122,26 @@ def _shape(value: Any) -> str | None:
     return _SHAPES.get(operator) if isinstance(operator, str) else None
 
 
+class _AnyOf:
+    """Publishes a union as `anyOf`, the keyword schemathesis generates recursive unions from.
+
+    Its `oneOf` (what pydantic writes for a discriminated union) makes schemathesis 4.32 fail
+    on the nested conditions ("Cannot generate an array with 1 demanded elements"); the four
+    shapes exclude each other by their operators, so the two say the same.
+    """
+
+    def __get_pydantic_json_schema__(self, core: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema: dict[str, Any] = handler(core)
+        if "oneOf" in schema:
+            schema["anyOf"] = schema.pop("oneOf")
+        return schema
+
+
 # Haystack's filter syntax (https://docs.haystack.deepset.ai/docs/metadata-filtering), one of
 # four shapes told apart by the operator: validation reports the errors of that shape only.
-# The schema says `oneOf` without OpenAPI's `discriminator`, which maps one value to one
-# schema: schemathesis 4.32 reads a mapping of several values to one schema as that schema
-# taking only the last of them, and then calls valid filters invalid.
+# The schema has no OpenAPI `discriminator`, which maps one value to one schema: schemathesis
+# 4.32 reads a mapping of several values to one schema as that schema taking only the last
+# of them, and then calls valid filters invalid.
 Filter = Annotated[
     Union[
         Annotated[EqualityFilter, Tag("equality")],
@@ -128,6 +150,7 @@ Filter = Annotated[
         Annotated[LogicalFilter, Tag("logical")],
     ],
     Discriminator(_shape),
+    _AnyOf(),
 ]
 LogicalFilter.model_rebuild()
 
