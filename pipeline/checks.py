@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
     from pipeline.config import Config
 
+# What "the question is empty" means, as a regular expression for schemas (the HTTP API's
+# OpenAPI `pattern`): a character that str.strip() keeps. The class lists exactly the
+# characters of str.isspace() (tests/test_qa.py proves it over every code point), written
+# with escapes that ECMA-262, Python's re and Rust's regex read alike.
+NON_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 
 class QuestionError(DocqaError):
     """A question that cannot be asked: empty, too long, or none given.

@@ -34,7 +34,7 @@ from sqlalchemy import (
     table,
     update,
 )
-from store.errors import DatabaseMissingError, check_count
+from store.errors import SQLITE_MAX_INT, SQLITE_MIN_INT, DatabaseMissingError, check_count, check_sqlite_int
 from store.records import Failure, FileInfo, FileRecord, FileState, StoreStats
 
 if TYPE_CHECKING:
@@ -125,7 +125,9 @@ class SQLiteDocumentStore:
         """
         from store.terms import match_expression, query_words
 
-        check_count("top_k", top_k)
+        check_sqlite_int("top_k", check_count("top_k", top_k))
+        for file_id in file_ids or ():
+            check_sqlite_int("file_ids", file_id)
         words = query_words(query)
         if max_postings is not None and len(words) > 1:
             words = self._within_postings(words, max_postings)
@@ -270,6 +272,9 @@ class SQLiteDocumentStore:
 
     def list_files(self, offset: int = 0, limit: int | None = 50, status: str | None = None) -> tuple[list[FileRecord], int]:
         """A page of files by path (`limit` None: all), only those of `status` when given, and how many there are in all."""
+        check_sqlite_int("offset", offset)
+        if limit is not None:
+            check_sqlite_int("limit", limit)
         where = [] if status is None else [FileRow.status == status]
         with self._engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(FileRow).where(*where)).scalar_one()
@@ -283,7 +288,7 @@ class SQLiteDocumentStore:
             return conn.execute(select(func.count()).select_from(FileRow).where(matching)).scalar_one()
 
     def get_file(self, file_id: int) -> FileRecord | None:
-        return self._one_file(FileRow.id == file_id)
+        return self._one_file(FileRow.id == check_sqlite_int("file_id", file_id))
 
     def get_file_by_path(self, path: str) -> FileRecord | None:
         return self._one_file(FileRow.path == path)
@@ -304,12 +309,14 @@ class SQLiteDocumentStore:
 
     def file_passages(self, file_id: int) -> list[Document]:
         """The passages of one file, in order."""
+        check_sqlite_int("file_id", file_id)
         with self._engine.connect() as conn:
             rows = conn.execute(self._select_documents().where(PassageRow.file_id == file_id).order_by(PassageRow.ordinal))
             return [_to_document(row) for row in rows]
 
     def delete_file(self, file_id: int) -> bool:
         """Forget one file and its passages; False when there is no such file."""
+        check_sqlite_int("file_id", file_id)
         with self._write() as conn:
             if conn.execute(select(FileRow.id).where(FileRow.id == file_id)).first() is None:
                 return False
@@ -405,6 +412,11 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
 
         raise FilterError(f"unknown filter field {name!r}: use 'id', 'content' or 'meta.<key>'")
     key = name[len("meta.") :]
+    if '"' in key or "\x00" in key:
+        # A quoted label ends at '"', and a NUL makes SQLite refuse the path ("JSON path error").
+        from store.haystack_compat import FilterError
+
+        raise FilterError(f"filter field {name!r}: a metadata key holding '\"' or a NUL character cannot be filtered on (SQLite's JSON paths cannot name it)")
     path = "$" + "".join(f'."{part}"' for part in key.split("."))
     in_json = func.json_extract(PassageRow.meta, literal(path))
     if key == "file_path":
@@ -421,14 +433,22 @@ def _protocol_row(doc: Document) -> dict[str, Any]:
     return dict(
         id=doc.id,
         file_id=None,
-        ordinal=meta.get("split_id") if isinstance(meta.get("split_id"), int) else None,
-        page=meta.get("page_number") if isinstance(meta.get("page_number"), int) else None,
-        start=meta.get("split_idx_start") if isinstance(meta.get("split_idx_start"), int) else None,
+        ordinal=_column_int(meta.get("split_id")),
+        page=_column_int(meta.get("page_number")),
+        start=_column_int(meta.get("split_idx_start")),
         end=None,
         text=doc.content or "",
         meta=meta,
         embedding=doc.embedding,
     )
+
+
+def _column_int(value: Any) -> int | None:
+    # A protocol document's structural keys are copied to columns only when SQLite can hold
+    # them; its `meta` (JSON) keeps every value as given, and filters on it read the JSON.
+    if isinstance(value, int) and SQLITE_MIN_INT <= value <= SQLITE_MAX_INT:
+        return value
+    return None
 
 
 def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:

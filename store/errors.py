@@ -47,3 +47,21 @@ def check_count(name: str, value: int, most: int | None = None) -> int:
     if most is not None and not 1 <= value <= most:
         raise OutOfRangeError(name, f"{name} must be between 1 and {most}, got {value}")
     return value
+
+
+# SQLite stores integers in 8 bytes; a larger Python int cannot be bound to a statement.
+SQLITE_MIN_INT, SQLITE_MAX_INT = -(2**63), 2**63 - 1
+
+
+def check_sqlite_int(name: str, value: int, subject: str | None = None) -> int:
+    """`value` if SQLite can hold it (a signed 64-bit integer), else OutOfRangeError naming `name`.
+
+    Python ints are unbounded and sqlite3 raises OverflowError on binding a larger one; the
+    store checks every integer a caller hands it here, so the caller hears which one.
+    `subject` words the message where the value is part of `name` ("the value of 'meta.x'").
+    """
+    if not SQLITE_MIN_INT <= value <= SQLITE_MAX_INT:
+        raise OutOfRangeError(
+            name, f"{subject or name} must be between {SQLITE_MIN_INT} and {SQLITE_MAX_INT} (SQLite's integer range), got {value}"
+        )
+    return value

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, literal, not_, or_, true
 
+from store.errors import check_sqlite_int
 from store.haystack_compat import FilterError
 
 # Resolves a filter field ("content", "meta.page_number", ...) to an SQL expression.
@@ -55,13 +56,13 @@ def _comparison(condition: dict[str, Any], field: FieldResolver) -> ColumnElemen
     name, operator, value = condition["field"], condition["operator"], condition["value"]
     column = field(name)
     if operator == "==":
-        return _two_valued(column.is_(_sql_value(value)))
+        return _two_valued(column.is_(_sql_value(value, name)))
     if operator == "!=":
-        return _two_valued(column.is_not(_sql_value(value)))
+        return _two_valued(column.is_not(_sql_value(value, name)))
     if operator in ("in", "not in"):
         if not isinstance(value, list):
             raise FilterError(f"'{operator}' needs a list value, got {value!r} for field {name!r}")
-        values = [_sql_value(v) for v in value]
+        values = [_sql_value(v, name) for v in value]
         matched = or_(false(), *(column.is_(v) for v in values))
         return _two_valued(matched if operator == "in" else not_(matched))
     if operator in _ORDERING:
@@ -84,14 +85,18 @@ def _ordering(column: ColumnElement[Any], operator: str, value: Any, name: str) 
         # julianday() parses ISO 8601 (with 'T', fractions and offsets) and gives NULL for
         # anything that is not a date, so dates compare as instants rather than as strings.
         column, value = func.julianday(column), func.julianday(literal(value))
+    else:
+        value = _sql_value(value, name)
     compare = {">": column > value, ">=": column >= value, "<": column < value, "<=": column <= value}[operator]
     return _two_valued(compare)
 
 
-def _sql_value(value: Any) -> Any:
+def _sql_value(value: Any, name: str) -> Any:
     # json_extract() returns arrays and objects as compact JSON text.
     if isinstance(value, (list, dict)):
         return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, int):
+        check_sqlite_int("filters", value, subject=f"the value compared with {name!r}")
     return value
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Index,
+    MetaData,
     create_engine,
     event,
     text,
@@ -29,7 +30,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from store.errors import SchemaVersionError, StoreError
 from store.sqlite_errors import BUSY_TIMEOUT_S, as_store_error
 
-# Bumped whenever the tables change; recorded in `PRAGMA user_version`.
+# Bumped whenever a database stops being readable by the docqa releases before it; recorded
+# in `PRAGMA user_version`. Compatible changes (every release of the version still reads and
+# writes the database correctly) keep the version and are applied in place when a database
+# is opened: see _upgrade().
 SCHEMA_VERSION = 1
 # Marks a file as a docqa database (`PRAGMA application_id`), so that pointing --db at some
 # other SQLite file fails clearly instead of adding tables to it. ASCII "dqa1".
@@ -47,6 +51,9 @@ class Base(DeclarativeBase):
 
 class FileRow(Base):
     __tablename__ = "files"
+    # AUTOINCREMENT: a deleted file's id is never handed out again, so a client holding an
+    # old id (the HTTP API's /documents/{id}) cannot read or delete another file with it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(unique=True)
@@ -153,9 +160,10 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         assert raw is not None
         # One statement, so one snapshot: read one by one, they could straddle another
         # process's schema commit (no tables yet, then tables but version 0).
-        tables, version, app_id = raw.execute(
+        tables, version, app_id, files_sql = raw.execute(
             "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
-            "(SELECT application_id FROM pragma_application_id)"
+            "(SELECT application_id FROM pragma_application_id), "
+            "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files')"
         ).fetchone()
         if tables == 0 and version == 0:
             if not create:
@@ -169,6 +177,8 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
                 f"{path} has schema version {version}, this docqa reads version {SCHEMA_VERSION}: "
                 f"index into a new database (--db NEW.db) or use the docqa release that wrote it"
             )
+        if not _never_reuses_ids(files_sql):
+            _upgrade(conn)
 
 
 def _create(conn: Any) -> None:
@@ -186,6 +196,43 @@ def _create(conn: Any) -> None:
             conn.exec_driver_sql(ddl)
         conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _never_reuses_ids(files_sql: str | None) -> bool:
+    return files_sql is not None and "AUTOINCREMENT" in files_sql.upper()
+
+
+def _upgrade(conn: Any) -> None:
+    """Give `files` AUTOINCREMENT in a database made before it had it, keeping every row.
+
+    SQLite cannot add AUTOINCREMENT to a table, so the table is rebuilt (SQLite's documented
+    procedure, https://www.sqlite.org/lang_altertable.html#otheralter): a new table, the rows
+    copied with their ids, the old one dropped, the new one renamed. Foreign keys are off
+    meanwhile, or dropping `files` would cascade to every passage; `passages` and its FTS5
+    index are not touched. The copied ids seed AUTOINCREMENT's counter, so new ids start
+    above the highest existing one (an id deleted above it before the upgrade can come back
+    once). One IMMEDIATE transaction with a second look inside it: two processes opening
+    the database at once upgrade it once, and a crash leaves it as it was. Releases before
+    the upgrade read and write the upgraded table as they did.
+    """
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys = OFF")  # only outside a transaction does this take effect
+    try:
+        with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+            files_sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'").scalar()
+            if _never_reuses_ids(files_sql):
+                return
+            new = FileRow.__table__.to_metadata(MetaData(), name="files_upgrade")
+            new.create(conn)
+            columns = ", ".join(f'"{c.name}"' for c in FileRow.__table__.columns)
+            conn.exec_driver_sql(f"INSERT INTO files_upgrade ({columns}) SELECT {columns} FROM files")
+            conn.exec_driver_sql("DROP TABLE files")
+            conn.exec_driver_sql("ALTER TABLE files_upgrade RENAME TO files")
+            problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise StoreError(f"cannot upgrade the files table: {len(problems)} passages would lose their file (PRAGMA foreign_key_check)")
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
 
 
 def _switch_to_wal(raw: sqlite3.Connection) -> None:

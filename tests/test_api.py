@@ -223,3 +223,201 @@ def test_micro_batching_off_gives_the_same_answers(setup):
     with TestClient(create_app(config, qa)) as on_client, TestClient(create_app(off, qa)) as off_client:
         on, off_ = on_client.post("/ask", json=question).json(), off_client.post("/ask", json=question).json()
     assert [a["answer"] for a in on["answers"]] == [a["answer"] for a in off_["answers"]]
+
+
+# -- issue 16: the API holds its own contract --------------------------------------------
+
+TOO_BIG = 2**63  # one more than SQLite's largest integer
+
+
+def test_integers_beyond_sqlite_are_refused_where_they_enter(client):
+    limit = "Input should be less than or equal to 9223372036854775807"
+    for response, field in (
+        (client.get(f"/documents/{TOO_BIG}"), "file_id"),
+        (client.delete(f"/documents/{TOO_BIG}"), "file_id"),
+        (client.get("/documents", params={"offset": TOO_BIG}), "offset"),
+    ):
+        assert response.status_code == 422 and error_of(response) == (field, limit)
+    assert client.get("/documents/9223372036854775807").status_code == 404
+    assert client.get("/documents", params={"offset": 2**63 - 1}).json()["documents"] == []
+    assert error_of(client.get("/documents/0")) == ("file_id", "Input should be greater than or equal to 1")
+    for value in (TOO_BIG, -(2**63) - 1):
+        filters = {"field": "meta.page_number", "operator": "==", "value": value}
+        response = client.post("/ask", json={"question": "q?", "filters": filters})
+        assert response.status_code == 422
+        assert error_of(response) == (
+            "filters",
+            f"the value compared with 'meta.page_number' must be between -9223372036854775808 and 9223372036854775807 (SQLite's integer range), got {value}",
+        )
+
+
+def test_ids_of_deleted_documents_are_not_handed_out_again(client):
+    first = client.post("/documents", files={"file": ("a.txt", b"The ferry leaves at noon.", "text/plain")}).json()["id"]
+    assert client.delete(f"/documents/{first}").status_code == 204
+    second = client.post("/documents", files={"file": ("a.txt", b"The ferry leaves at noon.", "text/plain")}).json()["id"]
+    assert second > first and client.get(f"/documents/{first}").status_code == 404
+    assert client.delete(f"/documents/{second}").status_code == 204
+
+
+def test_the_schema_states_the_rules_the_code_enforces(client):
+    from pipeline.checks import NON_BLANK
+
+    schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    ask, batch = components["AskRequest"], components["BatchRequest"]
+    assert ask["required"] == ["question"] and ask["additionalProperties"] is False
+    question = ask["properties"]["question"]
+    assert (question["minLength"], question["maxLength"], question["pattern"]) == (1, 1000, NON_BLANK)
+    top_k = {"type": "integer", "minimum": 1, "maximum": 10}  # api.max_top_k of this app
+    assert top_k.items() <= ask["properties"]["top_k"]["anyOf"][0].items()
+    assert top_k.items() <= batch["properties"]["top_k"]["anyOf"][0].items()
+    questions = batch["properties"]["questions"]
+    assert (questions["minItems"], questions["maxItems"], questions["items"]["pattern"]) == (1, 3, NON_BLANK)
+    # Filters: the four shapes of Haystack's syntax, each with its required fields.
+    shapes = ask["properties"]["filters"]["anyOf"]
+    assert [s.get("$ref", "null").rsplit("/", 1)[-1] for s in shapes] == ["EqualityFilter", "OrderingFilter", "MembershipFilter", "LogicalFilter", "null"]
+    assert components["LogicalFilter"]["properties"]["conditions"]["items"]["anyOf"] == shapes[:4]
+    assert components["EqualityFilter"]["properties"]["field"]["anyOf"][1]["pattern"] == '^meta\\.[^"\\x00]*$'
+    assert components["EqualityFilter"]["required"] == ["field", "operator", "value"]
+    assert components["LogicalFilter"]["required"] == ["operator", "conditions"]
+    assert components["MembershipFilter"]["properties"]["value"]["type"] == "array"
+    ordering = components["OrderingFilter"]["properties"]["value"]["anyOf"]
+    assert {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}.items() <= ordering[0].items()
+    assert {"type": "string", "format": "date-time"}.items() <= ordering[2].items()
+    # Path and query integers.
+    get_document = schema["paths"]["/documents/{file_id}"]["get"]
+    assert {"minimum": 1, "maximum": 2**63 - 1}.items() <= get_document["parameters"][0]["schema"].items()
+    listing = {p["name"]: p["schema"] for p in schema["paths"]["/documents"]["get"]["parameters"]}
+    assert (listing["offset"]["minimum"], listing["offset"]["maximum"], listing["limit"]["maximum"]) == (0, 2**63 - 1, 500)
+    # Uploads: the extensions and non-empty files, in the schema's words.
+    upload = schema["paths"]["/documents"]["post"]
+    file = components[upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]["file"]
+    assert ".pdf, .txt, .md" in file["description"] and "must not be empty" in file["description"]
+    # Every error a route gives has the ErrorResponse body; 401 only where a key is set.
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+    expected = {
+        ("/ask", "post"): {400, 422, 500, 503},
+        ("/ask/batch", "post"): {400, 422, 500, 503},
+        ("/documents", "get"): {422, 500, 503},
+        ("/documents", "post"): {400, 413, 415, 422, 500, 503},
+        ("/documents/{file_id}", "get"): {404, 422, 500, 503},
+        ("/documents/{file_id}", "delete"): {404, 422, 500, 503},
+        ("/stats", "get"): {500, 503},
+    }
+    for (path, method), statuses in expected.items():
+        responses = schema["paths"][path][method]["responses"]
+        errors = {int(code) for code in responses if int(code) >= 400}
+        assert errors == statuses, (path, method)
+        assert all(responses[str(code)]["content"]["application/json"]["schema"] == error for code in errors)
+    assert "securitySchemes" not in schema["components"]
+
+
+def test_filters_are_refused_in_qa_words_or_where_inside_them(client):
+    def refused(filters):
+        response = client.post("/ask", json={"question": "q?", "filters": filters})
+        assert response.status_code == 422
+        return error_of(response)
+
+    # Rules QA owns: its message.
+    assert refused([1]) == ("filters", "a filter must be a dictionary, got [1]")
+    assert refused({"field": "content", "operator": "~", "value": 1}) == ("filters", "unknown comparison operator '~' for field 'content'")
+    assert refused({"field": "meta.a\x00b", "operator": "==", "value": 1}) == (
+        "filters",
+        "filter field 'meta.a\\x00b': a metadata key holding '\"' or a NUL character cannot be filtered on (SQLite's JSON paths cannot name it)",
+    )
+    # Rules only the schema states (QA reads a float of any size, and ignores unknown keys).
+    assert refused({"field": "content", "operator": "==", "value": 1, "extra": 2}) == ("filters", "equality.extra: Extra inputs are not permitted")
+    nested = {"operator": "OR", "conditions": [{"field": "content", "operator": "in", "value": [1e19]}]}
+    assert refused(nested) == ("filters", "logical.conditions.0.membership.value.0: Input should be less than or equal to 9223372036854775807")
+
+
+def test_schema_bounds_and_qa_agree(setup):
+    # The bounds the schema states refuse exactly what QA refuses, with QA's message.
+    from pipeline.serve.models import request_models
+
+    config, qa, _ = setup
+    models = request_models(qa, config.api)
+    for top_k in range(-2, 14):
+        try:
+            qa.options(top_k=top_k, max_top_k=config.api.max_top_k)
+            qa_says = None
+        except Exception as exc:
+            qa_says = str(exc)
+        try:
+            models.ask.model_validate({"question": "q?", "top_k": top_k})
+            model_says = None
+        except Exception as exc:
+            model_says = exc.errors()[0]["msg"]
+        assert model_says == qa_says, top_k
+    for question in ["", " ", "\u3000\x1c", "a", " a ", "x" * 1000, "x" * 1001]:
+        try:
+            qa.check_question(question)
+            qa_says = None
+        except Exception as exc:
+            qa_says = str(exc)
+        try:
+            models.ask.model_validate({"question": question})
+            model_says = None
+        except Exception as exc:
+            model_says = exc.errors()[0]["msg"]
+        assert model_says == qa_says, question
+
+
+def test_405_names_the_allowed_methods(client):
+    for method, path, allowed in (
+        ("PUT", "/ask", "POST"),
+        ("GET", "/ask/batch", "POST"),
+        ("PUT", "/documents", "GET, POST"),
+        ("PUT", "/docs", "GET"),  # fastapi-offline serves its pages as GET routes
+        ("PATCH", "/documents/1", "GET, DELETE"),
+        ("POST", "/healthz", "GET"),
+        ("OPTIONS", "/stats", "GET"),
+    ):
+        response = client.request(method, path)
+        assert response.status_code == 405 and response.headers["Allow"] == allowed, (method, path)
+        assert error_of(response) == (None, "Method Not Allowed")
+
+
+def test_the_key_is_checked_before_the_body_is_read(setup):
+    config, qa, folder = setup
+    keyed = dataclasses.replace(config, api=dataclasses.replace(config.api, key="s3cret"))
+    malformed = {"content": b'{"question": ', "headers": {"Content-Type": "application/json"}}
+    with TestClient(create_app(keyed, qa)) as c:
+        for response in (
+            c.post("/ask", **malformed),
+            c.post("/ask/batch", json={"questions": "not a list"}),
+            c.post("/documents", files={"file": ("x.docx", b"PK", "application/octet-stream")}),
+            c.get("/documents/not-a-number"),
+            c.get("/documents", params={"limit": 0}),
+        ):
+            assert response.status_code == 401 and error_of(response)[0] == "authorization"
+        assert c.post("/ask", headers={"X-API-Key": "s3cret", **malformed["headers"]}, content=malformed["content"]).status_code == 400
+    assert not any(p.name == "x.docx" for p in (folder / "uploads").rglob("*"))
+
+
+def test_with_a_key_the_description_of_the_api_is_open_and_declares_the_key(setup):
+    # /openapi.json and /docs hold no data, and Swagger UI at /docs loads the schema without
+    # a key (it then offers "Authorize"); config.yaml says so.
+    config, qa, _ = setup
+    keyed = dataclasses.replace(config, api=dataclasses.replace(config.api, key="s3cret"))
+    with TestClient(create_app(keyed, qa)) as c:
+        assert c.get("/docs").status_code == 200
+        schema = c.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"] == {
+        "HTTPBearer": {"type": "http", "scheme": "bearer", "description": "The API key as 'Authorization: Bearer KEY'."},
+        "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "The API key as 'X-API-Key: KEY'."},
+    }
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            if path in ("/healthz", "/readyz"):
+                assert "security" not in operation and "401" not in operation["responses"]
+            else:
+                assert operation["security"] == [{"HTTPBearer": []}, {"APIKeyHeader": []}], (path, method)
+                assert operation["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    comment = (REPO / "config.yaml").read_text(encoding="utf-8").split("\n  key:")[0].rsplit("\n  port:", 1)[1]
+    assert "/openapi.json" in comment and "/docs" in comment
+
+
+def test_an_upload_without_its_file_is_refused(client):
+    response = client.post("/documents", data={"other": "x"}, files={"notfile": ("a.txt", b"words", "text/plain")})
+    assert response.status_code == 422 and error_of(response) == ("file", "Field required")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 from haystack import Document
@@ -16,7 +18,7 @@ from haystack.testing.document_store import (
 )
 
 from store import FileInfo, SQLiteDocumentStore, SchemaVersionError, StoreError
-from store.errors import DatabaseMissingError
+from store.errors import DatabaseMissingError, OutOfRangeError
 
 
 @pytest.fixture
@@ -183,3 +185,157 @@ def test_list_get_and_delete_files(document_store):
     assert document_store.delete_file(a) is True and document_store.delete_file(a) is False
     assert document_store.count_documents() == 0 and document_store.integrity_check() == ["ok"]
     assert not document_store.has_passages()
+
+
+TOO_BIG, TOO_SMALL = 2**63, -(2**63) - 1
+
+
+@pytest.mark.parametrize("value", [TOO_BIG, TOO_SMALL])
+def test_integers_sqlite_cannot_hold_are_refused_by_name(document_store, value):
+    # Before, sqlite3 raised OverflowError ("Python int too large to convert to SQLite
+    # INTEGER"), which the HTTP API answered with a 500.
+    document_store.write_documents([Document(content="alpha", meta={"page_number": 1})])
+    limits = f"must be between -9223372036854775808 and 9223372036854775807 (SQLite's integer range), got {value}"
+    calls = {
+        "file_id": [lambda: document_store.get_file(value), lambda: document_store.delete_file(value), lambda: document_store.file_passages(value)],
+        "offset": [lambda: document_store.list_files(offset=value)],
+        "limit": [lambda: document_store.list_files(limit=value)],
+        "file_ids": [lambda: document_store.bm25_retrieval("alpha", 5, file_ids=[1, value])],
+    }
+    for name, functions in calls.items():
+        for call in functions:
+            with pytest.raises(OutOfRangeError) as err:
+                call()
+            assert err.value.name == name and str(err.value) == f"{name} {limits}"
+    if value > 0:
+        with pytest.raises(OutOfRangeError) as err:
+            document_store.bm25_retrieval("alpha", value)
+        assert str(err.value) == f"top_k {limits}"
+    for filters in (
+        {"field": "meta.page_number", "operator": "==", "value": value},
+        {"field": "meta.page_number", "operator": ">", "value": value},
+        {"operator": "OR", "conditions": [{"field": "meta.page_number", "operator": "in", "value": [1, value]}]},
+    ):
+        for call in (lambda: document_store.filter_documents(filters), lambda: document_store.bm25_retrieval("alpha", 5, filters)):
+            with pytest.raises(OutOfRangeError) as err:
+                call()
+            assert err.value.name == "filters" and str(err.value) == f"the value compared with 'meta.page_number' {limits}"
+    # The extremes SQLite holds are accepted, and JSON meta keeps any integer.
+    assert document_store.get_file(2**63 - 1) is None and document_store.list_files(offset=2**63 - 1)[0] == []
+    assert document_store.filter_documents({"field": "meta.page_number", "operator": "<", "value": -(2**63)}) == []
+    document_store.write_documents([Document(id="big", content="beta", meta={"page_number": value})])
+    assert document_store.filter_documents({"field": "id", "operator": "==", "value": "big"})[0].meta == {"page_number": value}
+
+
+def test_file_ids_are_never_reused(document_store):
+    first = document_store.save_file(FileInfo("/docs/a.txt", "a" * 64, 1, 1.0), None, _passages(["one"]))
+    assert document_store.delete_file(first)
+    second = document_store.save_file(FileInfo("/docs/a.txt", "a" * 64, 1, 1.0), None, _passages(["one"]))
+    document_store.remove_files(["/docs/a.txt"])
+    third = document_store.save_file(FileInfo("/docs/b.txt", "b" * 64, 1, 1.0), None, _passages(["two"]))
+    assert first < second < third
+
+
+V1_DATABASE = Path(__file__).with_name("data") / "schema-v1.sqlite"
+
+
+def _contents(db):
+    with sqlite3.connect(db) as raw:
+        files = raw.execute("SELECT * FROM files ORDER BY id").fetchall()
+        passages = raw.execute("SELECT * FROM passages ORDER BY pk").fetchall()
+        fts = raw.execute("SELECT rowid FROM passages_fts WHERE passages_fts MATCH 'planets OR railway OR ferry OR lighthouse' ORDER BY rowid").fetchall()
+        sql = raw.execute("SELECT sql FROM sqlite_master WHERE name = 'files'").fetchone()[0]
+    return files, passages, fts, sql
+
+
+def test_database_of_the_previous_layout_is_upgraded_in_place(tmp_path):
+    # tests/data/schema-v1.sqlite was written by docqa before files.id had AUTOINCREMENT
+    # (commit a936957): 5 files indexed from a folder (one failed PDF), the one with id 2
+    # forgotten, and a document written through the DocumentStore protocol.
+    db = tmp_path / "old.db"
+    shutil.copy(V1_DATABASE, db)
+    files, passages, fts, sql = _contents(db)
+    assert "AUTOINCREMENT" not in sql and [f[0] for f in files] == [1, 3, 4, 5] and len(passages) == 7 and fts
+    store = SQLiteDocumentStore(db, create=False)
+    after = _contents(db)
+    assert after[:3] == (files, passages, fts) and "AUTOINCREMENT" in after[3]
+    assert store.integrity_check() == ["ok"]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (1,)
+        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    # Passages still belong to their files and are found; a deleted file still takes its passages.
+    solar = store.get_file_by_path(next(f[1] for f in files if f[1].endswith("solar-system.md")))
+    assert solar.id == 5 and len(store.file_passages(5)) == solar.passages == 3
+    assert any(d.meta["file_id"] == 5 for d in store.bm25_retrieval("planets", 3))
+    # New ids continue above the highest one, and a deleted id is not handed out again.
+    new = store.save_file(FileInfo("/docs/new.txt", "c" * 64, 1, 1.0), None, _passages(["lighthouse keeper"]))
+    assert new == 6 and store.delete_file(5) and store.delete_file(new)
+    assert store.count_documents() == 4 and store.integrity_check() == ["ok"]
+    assert store.save_file(FileInfo("/docs/again.txt", "d" * 64, 1, 1.0), None, _passages(["ferry"])) == 7
+    store.close()
+    # Opening it again changes nothing.
+    before = _contents(db)
+    SQLiteDocumentStore(db).close()
+    assert _contents(db) == before
+
+
+def test_upgrade_by_many_openers_at_once(tmp_path):
+    errors: list[str] = []
+    db, barrier = tmp_path / "old.db", threading.Barrier(4)
+    shutil.copy(V1_DATABASE, db)
+    files = _contents(db)[0]
+
+    def open_and_close():
+        barrier.wait()
+        try:
+            SQLiteDocumentStore(db).close()
+        except StoreError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and _contents(db)[0] == files and "AUTOINCREMENT" in _contents(db)[3]
+
+
+def test_an_upgrade_that_fails_half_way_changes_nothing(tmp_path, monkeypatch):
+    from sqlalchemy import event
+
+    from store import schema
+
+    db = tmp_path / "old.db"
+    shutil.copy(V1_DATABASE, db)
+    before = _contents(db)
+    create_engine = schema.create_engine
+
+    def failing_engine(url):
+        engine = create_engine(url)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def crash(conn, cursor, statement, *args):
+            if statement.startswith("DROP TABLE files"):  # the new table is filled by now
+                raise RuntimeError("killed")
+
+        return engine
+
+    monkeypatch.setattr(schema, "create_engine", failing_engine)
+    with pytest.raises(StoreError, match="killed"):
+        SQLiteDocumentStore(db)
+    assert _contents(db) == before
+    monkeypatch.undo()
+    SQLiteDocumentStore(db).close()
+    assert _contents(db)[:3] == before[:3]
+
+
+@pytest.mark.parametrize("key", ['a"b', "a\x00b"])
+def test_metadata_keys_sqlite_paths_cannot_name_are_a_filter_error(document_store, key):
+    # A NUL made SQLite refuse the JSON path (an OperationalError, a 500 over HTTP); a quote
+    # ended the path's label early, so the filter silently matched nothing.
+    from haystack.errors import FilterError
+
+    document_store.write_documents([Document(content="alpha", meta={key: 1})])
+    for call in (document_store.filter_documents, lambda f: document_store.bm25_retrieval("alpha", 5, f)):
+        with pytest.raises(FilterError, match="cannot be filtered on"):
+            call({"field": f"meta.{key}", "operator": "==", "value": 1})

@@ -166,3 +166,28 @@ def test_dependencies_point_one_way(package):
             assert not [m for m in imported if m.startswith("pipeline.cli")], module
         else:
             assert not [m for m in imported if m.startswith(("pipeline.cli", "pipeline.serve"))], module
+
+
+def test_the_non_blank_pattern_keeps_what_strip_keeps():
+    # The HTTP API's schema states "the question is empty" as this pattern: it must say exactly
+    # what check_question's strip() says, in Python's re and in pydantic's (Rust) regex alike.
+    import re
+    import sys
+
+    from typing import Annotated
+
+    from pydantic import Field, TypeAdapter, ValidationError
+
+    from pipeline.checks import NON_BLANK
+
+    python = re.compile(NON_BLANK)
+    assert [hex(c) for c in range(sys.maxunicode + 1) if (python.search(chr(c)) is None) != chr(c).isspace()] == []
+    rust = TypeAdapter(Annotated[str, Field(pattern=NON_BLANK)])
+    spaces = [c for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    for c in sorted({*spaces, *(s + 1 for s in spaces), *(s - 1 for s in spaces), *range(0, 0xD800, 97), *range(0xE000, sys.maxunicode, 997)}):
+        try:
+            rust.validate_python(chr(c))
+            kept = True
+        except ValidationError:
+            kept = False
+        assert kept != chr(c).isspace(), hex(c)

@@ -3,10 +3,17 @@
 The model is loaded once at start-up. Concurrent /ask requests are coalesced into shared
 reader batches (micro_batching); inference and indexing run in worker threads, so the event
 loop never waits on them. Every rule of a request is QA's: a route checks the request with
-QA before it queues it, and errors become HTTP statuses in `errors`.
+QA before it queues it, and errors become HTTP statuses in `errors`. The request models
+(`models.request_models`) state the same rules in the OpenAPI schema, with this app's bounds.
+
+With a key (api.key or DOCQA_API_KEY), every route of the API needs it, checked before the
+request's body is read (`_KeyedRoute`); the liveness and readiness checks, the page at / and
+the API's description (/openapi.json, /docs) are served without it: they hold no data, and
+Swagger UI at /docs cannot send a key when it loads the schema.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations as objects,
+# and /ask's body is a class made for each app.
 
 import asyncio
 import dataclasses
@@ -15,19 +22,22 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Path as PathParam, Query, Request, Security, UploadFile
 from fastapi_offline import FastAPIOffline
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from store.errors import DocqaError
+from ingest.convert import SUPPORTED_SUFFIXES
+from store.errors import SQLITE_MAX_INT, DocqaError
 
 from pipeline.checks import QuestionError
 from pipeline.config import Config
@@ -36,23 +46,43 @@ from pipeline.ranking import Ranking
 from pipeline.serve.errors import ApiError, from_docqa_error, install_error_handlers
 from pipeline.serve.micro_batching import MicroBatcher
 from pipeline.serve.models import (
-    AskRequest,
     AskResponse,
-    BatchRequest,
     BatchResponse,
     DocumentDetail,
     DocumentList,
     ErrorResponse,
     Health,
     PassageModel,
+    RequestModels,
     StatsModel,
     UploadResponse,
+    request_models,
 )
 from pipeline.serve.uploads import remove_upload, store_and_index
 
 logger = logging.getLogger(__name__)
 _PAGE = Path(__file__).with_name("web") / "index.html"
-_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 401, 404, 413, 415, 422, 500, 503)}
+_ERROR_STATUSES = {
+    400: "Malformed JSON, or a multipart body that cannot be parsed.",
+    401: "Missing or wrong API key.",
+    404: "No document with this id.",
+    413: "The file is larger than api.max_upload_mb.",
+    415: f"The file's name does not end in {', '.join(SUPPORTED_SUFFIXES)}.",
+    422: "A field breaks a rule: error.field names it, error.message says which and why.",
+    500: "A fault of the server, logged under the response's request_id.",
+    503: "The database cannot answer (no passages yet, unreadable, locked or full), or the reader is not loaded.",
+}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for error statuses, all with the ErrorResponse body (500 always)."""
+    return {status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status]} for status in (*statuses, 500)}
+
+
+# Declared in the schema (when a key is set) so that clients and Swagger UI know how to send
+# the key; checking it is _require_key's, before the body is read.
+_BEARER = HTTPBearer(auto_error=False, description="The API key as 'Authorization: Bearer KEY'.")
+_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The API key as 'X-API-Key: KEY'.")
 
 
 @dataclass
@@ -102,7 +132,13 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
 
     # /docs and /redoc from Swagger UI and ReDoc assets installed with docqa, not from a CDN:
     # docqa runs on machines without network.
-    app = FastAPIOffline(title="docqa", version="0.1.0", description="Question answering over indexed files.", lifespan=lifespan)
+    app = FastAPIOffline(
+        title="docqa",
+        version="0.1.0",
+        description="Question answering over indexed files.",
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,  # operation ids: ask, get_document, ...
+    )
     app.state.service = service
     if config.api.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -117,9 +153,32 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
-    app.include_router(_protected, dependencies=[Depends(_require_key)])
+    models = request_models(qa, config.api)
+    app.openapi = _exact_openapi(app, models)  # type: ignore[method-assign]
+    keyed: dict[str, Any] = {}
+    if service.key is not None:
+        keyed = {"dependencies": [Security(_BEARER), Security(_KEY_HEADER)], "responses": {401: _errors(401)[401]}}
+    app.include_router(_ask_routes(models), **keyed)
+    app.include_router(_protected, **keyed)
     app.include_router(_open)
     return app
+
+
+def _exact_openapi(app: FastAPI, models: RequestModels) -> Callable[[], dict[str, Any]]:
+    """app.openapi, with the request bodies' schemas as pydantic writes them.
+
+    FastAPI passes its document through its own OpenAPI model, whose number fields are
+    floats: a bound of 9223372036854775807 (2**63 - 1, the largest id SQLite holds) would be
+    published as 9.223372036854776e18, which is 2**63, a value the API refuses.
+    """
+    exact = models.json_schemas()
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)
+        schema["components"]["schemas"].update(exact)
+        return schema
+
+    return openapi
 
 
 def _service(request: Request) -> Service:
@@ -127,7 +186,7 @@ def _service(request: Request) -> Service:
     return service
 
 
-async def _require_key(request: Request) -> None:
+def _require_key(request: Request) -> None:
     key = _service(request).key
     if key is None:
         return
@@ -139,47 +198,70 @@ async def _require_key(request: Request) -> None:
         raise ApiError(401, "authorization", "missing or wrong API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'")
 
 
-_protected = APIRouter(responses=_ERRORS)
+class _KeyedRoute(APIRoute):
+    """A route that needs the API key, when one is set: checked before FastAPI reads the body,
+    so a request without the key is a 401 whatever its body holds (never a 400 or 422)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def keyed(request: Request) -> Response:
+            _require_key(request)
+            return await handler(request)
+
+        return keyed
+
+
+_protected = APIRouter(route_class=_KeyedRoute)
 _open = APIRouter()
+# A document id: SQLite's rowids are 1 to 2**63 - 1.
+_FILE_ID = PathParam(ge=1, le=SQLITE_MAX_INT, description="A document id, from POST /documents or GET /documents.")
 
 
-@_protected.post("/ask", response_model=AskResponse)
-async def ask(body: AskRequest, service: Service = Depends(_service)) -> dict[str, Any]:
-    """Answers to one question, as `docqa ask --json` prints them."""
-    qa = service.qa
-    qa.check_question(body.question)
-    options = qa.options(top_k=body.top_k, paths=body.files, filters=body.filters, max_top_k=service.config.api.max_top_k)
-    started = time.perf_counter()
-    [ranking] = await service.answer([body.question], options)
-    return ranking.to_json(time.perf_counter() - started)
+def _ask_routes(models: RequestModels) -> APIRouter:
+    """/ask and /ask/batch, whose bodies are validated with this app's request models."""
+    router = APIRouter(route_class=_KeyedRoute)
+    AskRequest, BatchRequest = models.ask, models.batch
+
+    @router.post("/ask", response_model=AskResponse, responses=_errors(400, 422, 503))
+    async def ask(body: AskRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Answers to one question, as `docqa ask --json` prints them."""
+        qa = service.qa
+        qa.check_question(body.question)
+        filters = None if body.filters is None else body.filters.model_dump(mode="json")
+        options = qa.options(top_k=body.top_k, paths=body.files, filters=filters, max_top_k=service.config.api.max_top_k)
+        started = time.perf_counter()
+        [ranking] = await service.answer([body.question], options)
+        return ranking.to_json(time.perf_counter() - started)
+
+    @router.post("/ask/batch", response_model=BatchResponse, responses=_errors(400, 422, 503))
+    async def ask_batch(body: BatchRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
+        """Answers to many questions, in order."""
+        qa = service.qa
+        try:
+            qa.check_questions(body.questions, most=service.config.api.max_batch_request)
+        except QuestionError as exc:
+            raise from_docqa_error(exc, "questions") from None
+        options = qa.options(top_k=body.top_k, max_top_k=service.config.api.max_top_k)
+        started = time.perf_counter()
+        rankings = await service.answer(body.questions, options)
+        seconds = time.perf_counter() - started
+        return {"results": [ranking.to_json(seconds) for ranking in rankings]}
+
+    return router
 
 
-@_protected.post("/ask/batch", response_model=BatchResponse)
-async def ask_batch(body: BatchRequest, service: Service = Depends(_service)) -> dict[str, Any]:
-    """Answers to many questions, in order."""
-    qa = service.qa
-    try:
-        qa.check_questions(body.questions, most=service.config.api.max_batch_request)
-    except QuestionError as exc:
-        raise from_docqa_error(exc, "questions") from None
-    options = qa.options(top_k=body.top_k, max_top_k=service.config.api.max_top_k)
-    started = time.perf_counter()
-    rankings = await service.answer(body.questions, options)
-    seconds = time.perf_counter() - started
-    return {"results": [ranking.to_json(seconds) for ranking in rankings]}
-
-
-@_protected.get("/documents", response_model=DocumentList)
+@_protected.get("/documents", response_model=DocumentList, responses=_errors(422, 503))
 async def list_documents(
-    offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500), service: Service = Depends(_service)
+    offset: int = Query(0, ge=0, le=SQLITE_MAX_INT), limit: int = Query(50, ge=1, le=500), service: Service = Depends(_service)
 ) -> dict[str, Any]:
     """Indexed (and failed) files, by path, a page at a time."""
     files, total = await run_in_threadpool(service.qa.store.list_files, offset, limit)
     return {"total": total, "offset": offset, "limit": limit, "documents": [dataclasses.asdict(f) for f in files]}
 
 
-@_protected.get("/documents/{file_id}", response_model=DocumentDetail)
-async def get_document(file_id: int, service: Service = Depends(_service)) -> dict[str, Any]:
+@_protected.get("/documents/{file_id}", response_model=DocumentDetail, responses=_errors(404, 422, 503))
+async def get_document(file_id: int = _FILE_ID, service: Service = Depends(_service)) -> dict[str, Any]:
     store = service.qa.store
     record = await run_in_threadpool(store.get_file, file_id)
     if record is None:
@@ -189,8 +271,8 @@ async def get_document(file_id: int, service: Service = Depends(_service)) -> di
     return {**dataclasses.asdict(record), "passage_list": passage_list}
 
 
-@_protected.delete("/documents/{file_id}", status_code=204)
-async def delete_document(file_id: int, service: Service = Depends(_service)) -> Response:
+@_protected.delete("/documents/{file_id}", status_code=204, responses=_errors(404, 422, 503))
+async def delete_document(file_id: int = _FILE_ID, service: Service = Depends(_service)) -> Response:
     """Forget a file and its passages; an uploaded file is deleted from the data folder too."""
     store = service.qa.store
     record = await run_in_threadpool(store.get_file, file_id)
@@ -200,14 +282,42 @@ async def delete_document(file_id: int, service: Service = Depends(_service)) ->
     return Response(status_code=204)
 
 
-@_protected.post("/documents", status_code=201, response_model=UploadResponse)
-async def upload(file: UploadFile = File(...), service: Service = Depends(_service)) -> dict[str, Any]:
+_UPLOAD_RULES = (
+    f"The file to index. Its name must end in {', '.join(SUPPORTED_SUFFIXES)} (otherwise 415); it must not be empty "
+    "and must hold text, or be a PDF docqa can read (otherwise 422, with the reason); at most api.max_upload_mb "
+    "megabytes (otherwise 413)."
+)
+# The file part carries a name, whose extension decides how it is read (its Content-Type
+# does not); schemathesis sends its generated files under the example's name.
+_UPLOAD_ENCODING = {
+    "headers": {"Content-Disposition": {"schema": {"type": "string", "example": 'form-data; name="file"; filename="notes.txt"'}}},
+}
+
+
+def _link(operation_id: str) -> dict[str, Any]:
+    """An OpenAPI link from an upload's response to an operation on the new document."""
+    return {"operationId": operation_id, "parameters": {"file_id": "$response.body#/id"}}
+
+
+@_protected.post(
+    "/documents",
+    status_code=201,
+    response_model=UploadResponse,
+    responses={
+        **_errors(400, 413, 415, 422, 503),
+        201: {"links": {"GetDocument": _link("get_document"), "DeleteDocument": _link("delete_document")}},
+    },
+    openapi_extra={"requestBody": {"content": {"multipart/form-data": {"encoding": {"file": _UPLOAD_ENCODING}}}}},
+)
+async def upload(
+    file: UploadFile = File(description=_UPLOAD_RULES), service: Service = Depends(_service)
+) -> dict[str, Any]:
     """Store an uploaded PDF, .txt or .md under the data folder and index it."""
     record, stored = await store_and_index(file, service.qa.store, service.config)
     return {"id": record.id, "file": str(stored), "passages": record.passages}
 
 
-@_protected.get("/stats", response_model=StatsModel)
+@_protected.get("/stats", response_model=StatsModel, responses=_errors(503))
 async def stats(service: Service = Depends(_service)) -> dict[str, Any]:
     s = await run_in_threadpool(service.qa.store.stats)
     return {"files": s.files, "failed": s.failed, "passages": s.passages, "pages": s.pages, "size_bytes": s.size_bytes}

@@ -7,12 +7,14 @@ problem, 5xx are logged with the request id. The core's messages are passed on a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from store.errors import DocqaError, OutOfRangeError, StoreError
 
@@ -47,10 +49,27 @@ def from_docqa_error(exc: DocqaError, question_field: str = "question") -> ApiEr
     return ApiError(500, None, str(exc))
 
 
-def error_response(request: Request, status: int, field: str | None, message: str) -> JSONResponse:
+def error_response(
+    request: Request, status: int, field: str | None, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     request_id: str = getattr(request.state, "request_id", "")
     body: dict[str, Any] = {"error": {"field": field, "message": message}, "request_id": request_id}
-    return JSONResponse(body, status_code=status, headers={"X-Request-ID": request_id})
+    return JSONResponse(body, status_code=status, headers={**(headers or {}), "X-Request-ID": request_id})
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route serves at the request's path, for a 405's Allow header.
+
+    Starlette names only those of the first route whose path matches, and /documents (GET,
+    POST) and /documents/{id} (GET, DELETE) are two routes each; so each method is tried
+    against every route. Mounts (static files) answer any method and decide for themselves.
+    """
+    routes = [route for route in request.app.routes if not isinstance(route, Mount)]
+    allowed = [m for m in _METHODS if any(route.matches({**request.scope, "method": m})[0] == Match.FULL for route in routes)]
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -69,11 +88,19 @@ def install_error_handlers(app: FastAPI) -> None:
         if first.get("type") == "json_invalid":
             return error_response(request, 400, "body", f"malformed JSON: {first.get('ctx', {}).get('error', first['msg'])}")
         location = [str(part) for part in first["loc"] if part not in ("body", "query", "path")]
+        if location[:1] == ["filters"] and len(location) > 1:
+            # Filters are one field: where inside them the rule broke is part of the message
+            # (its shape, keys and indices; not pydantic's names of a value's alternatives).
+            where = ".".join(part for part in location[1:] if part.replace("_", "").isalnum())
+            return error_response(request, 422, "filters", f"{where}: {first['msg']}")
         return error_response(request, 422, ".".join(location) or "body", first["msg"])
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(request, exc.status_code, None, str(exc.detail))
+        headers = dict(exc.headers or {})  # e.g. WWW-Authenticate; kept as the exception set them
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return error_response(request, exc.status_code, None, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def on_fault(request: Request, exc: Exception) -> JSONResponse:
