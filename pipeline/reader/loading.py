@@ -35,6 +35,7 @@ class LoadedModel:
     # Whether the model reads segment ids (BERT, ALBERT, ELECTRA, MobileBERT do; DistilBERT and
     # RoBERTa do not): they are passed exactly when the model was trained with them.
     segment_ids: bool = False
+    pad_id: int = 0  # the tokenizer's padding token (RoBERTa's is 1)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -84,7 +85,8 @@ def load(model_name: str, device: str = "auto", precision: str = "auto") -> Load
         model = model.to(dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
     model = model.to(target)
     logger.info("reader: %s on %s, %s%s", model_name, target, precision, ", with segment ids" if segment_ids else "")
-    return LoadedModel(model, tokenizer, target, precision, segment_ids)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return LoadedModel(model, tokenizer, target, precision, segment_ids, pad_id)
 
 
 def uses_segment_ids(model: Any, tokenizer: Any) -> bool:
