@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -135,16 +136,22 @@ class Reader:
 
 
 def _batch_tensors(windows: list[Window], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Input ids, attention mask, segment ids and passage mask of windows, padded to the longest."""
-    lengths = torch.tensor([len(w.input_ids) for w in windows])
-    filled = torch.arange(int(lengths.max())).unsqueeze(0) < lengths.unsqueeze(1)
-    ids = torch.full(filled.shape, pad_id, dtype=torch.long)
-    ids[filled] = torch.tensor([i for w in windows for i in w.input_ids])
-    segments = torch.zeros(filled.shape, dtype=torch.long)
-    segments[filled] = torch.tensor([t for w in windows for t in w.type_ids])
-    context = torch.zeros(filled.shape, dtype=torch.bool)
-    context[filled] = torch.tensor([c for w in windows for c in w.context])
-    return ids, filled.long(), segments, context
+    """Input ids, attention mask, segment ids and passage mask of windows, padded to the longest.
+
+    Filled row by row in numpy (single-threaded, no per-row tensor) and handed to torch without a copy.
+    """
+    shape = (len(windows), max(len(w.input_ids) for w in windows))
+    ids = np.full(shape, pad_id, dtype=np.int64)
+    attention = np.zeros(shape, dtype=np.int64)
+    segments = np.zeros(shape, dtype=np.int64)
+    context = np.zeros(shape, dtype=np.bool_)
+    for row, window in enumerate(windows):
+        n = len(window.input_ids)
+        ids[row, :n] = window.input_ids
+        attention[row, :n] = 1
+        segments[row, :n] = window.type_ids
+        context[row, :n] = window.context
+    return torch.from_numpy(ids), torch.from_numpy(attention), torch.from_numpy(segments), torch.from_numpy(context)
 
 
 def _answers(
