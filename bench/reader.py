@@ -1,16 +1,20 @@
-"""Reader benchmarks: faithfulness to transformers' QA pipeline, speed against two peers, memory.
+"""Reader benchmarks: answers against transformers' QA pipeline, precision, speed against two peers, memory.
 
-Uses the full-size stand-in model (../shared/tools/make_standin_model.py: the real
-architecture and cost per token, random weights) and the SQuAD v1.1 dev public half.
-The reference, transformers 4.57's question-answering pipeline (removed in transformers 5),
-runs from its own virtual environment, which this script creates under bench/out/.
+Two models from ../shared, read at run time: the trained fixture (models/qa-minilm-uncased,
+a small BERT really trained for SQuAD) measures answer quality; the full-size stand-in
+(tools/make_standin_model.py, written to the temporary folder: DistilBERT's architecture and
+cost per token, random weights) measures speed and memory. Data: the SQuAD v1.1 dev public
+half. The reference, transformers 4.57's question-answering pipeline (removed in
+transformers 5), runs from its own virtual environment, which this script creates under
+bench/out/.
 
-    python bench/reader.py faithfulness [--questions 1000]
-    python bench/reader.py speed [--questions 200] [--multi-questions 40] [--repeats 3]
+    python bench/reader.py faithfulness [--questions N]   # fixture: docqa fp32 vs the pipeline, both decoding rules
+    python bench/reader.py precision [--questions N]      # fixture: EM/F1 at fp32, bf16, int8 and auto
+    python bench/reader.py speed [--questions 200] [--multi-questions 40] [--fixture-questions 400] [--repeats 3]
     python bench/reader.py memory [--questions 1000] [--passages 10]
 
 Settings: (a) each question with its own paragraph; (b) each question with 10 paragraphs of
-the public half, its own and 9 others. All at fp32 on the CPU unless a row says otherwise.
+the public half, its own and 9 others. Peers run at their default fp32 on the CPU.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SQUAD = SHARED / "data" / "squad" / "dev-v1.1-public.json"
+FIXTURE = SHARED / "models" / "qa-minilm-uncased"
 OUT = REPO / "bench" / "out"
 REF_VENV = OUT / "ref-venv"
 PARAMS = {"max_answer_len": 30, "max_seq_len": 384, "doc_stride": 128}
@@ -58,7 +63,7 @@ def with_distractors(pairs: list[tuple[str, str]], paragraphs: list[str], n: int
 
 
 def standin(uncased: bool = False) -> Path:
-    path = OUT / ("standin-uncased" if uncased else "standin")
+    path = Path(tempfile.gettempdir()) / ("docqa-standin-uncased" if uncased else "docqa-standin")
     if not (path / "model.safetensors").exists():
         args = [sys.executable, str(SHARED / "tools" / "make_standin_model.py"), str(path)] + (["--uncased"] if uncased else [])
         subprocess.run(args, check=True)
@@ -88,7 +93,7 @@ def run_reference(model: Path, items: list[dict]) -> dict:
         return json.loads(target.read_text())
 
 
-def docqa_reader(model: Path, precision: str = "fp32"):
+def docqa_reader(model: Path, precision: str = "auto"):
     from pipeline.config import ReaderConfig
     from pipeline.reader import Reader
 
@@ -103,96 +108,165 @@ def documents(contexts: list[str]) -> list:
     return [Document(content=c) for c in contexts]
 
 
-def faithfulness(args: argparse.Namespace) -> None:
+def window_counts(model: Path, pairs: list[tuple[str, str]]) -> list[int]:
+    """How many windows of max_seq_len with doc_stride each (question, paragraph) pair needs."""
     from collections import Counter
 
-    pairs, _ = squad_questions()
-    pairs = pairs[: args.questions]
-    model = standin(args.uncased)
-    items = [{"question": q, "contexts": [c]} for q, c in pairs]
-    print(f"reference: transformers question-answering pipeline, {len(items)} questions...", file=sys.stderr)
-    reference = run_reference(model, items)
-    reader = docqa_reader(model)
-    start = time.perf_counter()
-    ours = reader.read_batch([q for q, _ in pairs], [documents([c]) for _, c in pairs], top_k=1, show_progress=True)
-    seconds = time.perf_counter() - start
+    from transformers import AutoTokenizer
 
-    tokenizer = reader._loaded.tokenizer
-    encoded = tokenizer([q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", return_overflowing_tokens=True, **{"max_length": PARAMS["max_seq_len"], "stride": PARAMS["doc_stride"]})
-    windows = Counter(encoded["overflow_to_sample_mapping"])
-    agree = {"single": [0, 0], "multi": [0, 0]}
-    disagreements = []
-    for i, (mine, theirs) in enumerate(zip(ours, reference["answers"])):
-        kind = "multi" if windows[i] > 1 else "single"
-        same = bool(mine) and mine[0].text.strip() == theirs[0]["answer"].strip()
-        agree[kind][0] += same
-        agree[kind][1] += 1
-        if not same:
-            disagreements.append({"index": i, "windows": windows[i], "docqa": mine[0].text if mine else None, "reference": theirs[0]["answer"]})
-    total = agree["single"][0] + agree["multi"][0]
-    print(f"\nModel: stand-in ({'uncased' if args.uncased else 'cased'}); reference: transformers {reference['transformers']} pipeline")
-    print("| questions | agree | share |\n|---|---:|---:|")
-    print(f"| all {len(pairs)} | {total} | {total / len(pairs):.2%} |")
-    for kind, label in (("single", "paragraph fits one 384-token window"), ("multi", "paragraph read in 2+ windows")):
-        a, n = agree[kind]
-        print(f"| {label}: {n} | {a} | {a / n:.2%} |" if n else f"| {label}: 0 | - | - |")
-    print(f"\ndocqa {len(pairs) / seconds:.2f} q/s, reference {len(pairs) / reference['seconds']:.2f} q/s (this run)")
+    tokenizer = AutoTokenizer.from_pretrained(str(model))
+    encoded = tokenizer(
+        [q for q, _ in pairs], [c for _, c in pairs], truncation="only_second", return_overflowing_tokens=True,
+        max_length=PARAMS["max_seq_len"], stride=PARAMS["doc_stride"],
+    )
+    counts = Counter(encoded["overflow_to_sample_mapping"])
+    return [counts[i] for i in range(len(pairs))]
+
+
+def squad(limit: int | None):
+    from pipeline.evaluate import load_squad
+
+    questions, _ = load_squad(SQUAD, limit)
+    return questions
+
+
+def scores(predictions: dict[str, str], questions: list) -> str:
+    from pipeline.evaluate import squad_scores
+
+    result = squad_scores({q.id: predictions[q.id] for q in questions}, questions)
+    return f"{result['exact_match']:.2f} | {result['f1']:.2f}"
+
+
+def read_fixture(questions: list, precision: str) -> tuple[dict[str, str], float]:
+    """docqa's top answer for each question read against its own paragraph, and the seconds it took."""
+    reader = docqa_reader(FIXTURE, precision)
+    start = time.perf_counter()
+    answers = reader.read_batch([q.question for q in questions], [documents([q.context]) for q in questions], top_k=1, show_progress=True)
+    seconds = time.perf_counter() - start
+    return {q.id: (a[0].text if a else "") for q, a in zip(questions, answers)}, seconds
+
+
+def faithfulness(args: argparse.Namespace) -> None:
+    """docqa (fp32) against the transformers 4.57 pipeline on the fixture: same top answers, and both decoding rules."""
+    questions = squad(args.questions)
+    print(f"reference: transformers question-answering pipeline, {len(questions)} questions...", file=sys.stderr)
+    reference = run_reference(FIXTURE, [{"question": q.question, "contexts": [q.context]} for q in questions])
+    theirs = {q.id: a[0]["answer"] for q, a in zip(questions, reference["answers"])}
+    ours, seconds = read_fixture(questions, "fp32")
+    windows = window_counts(FIXTURE, [(q.question, q.context) for q in questions])
+
+    single = [q for q, n in zip(questions, windows) if n == 1]
+    multi = [q for q, n in zip(questions, windows) if n > 1]
+    disagreements = [
+        {"id": q.id, "windows": n, "docqa": ours[q.id], "reference": theirs[q.id]}
+        for q, n in zip(questions, windows)
+        if ours[q.id].strip() != theirs[q.id].strip()
+    ]
+    print(f"\nModel: {FIXTURE.name} (fp32, CPU); reference: transformers {reference['transformers']} pipeline")
+    print("\n| questions | same top answer | share |\n|---|---:|---:|")
+    for label, subset in (("all", questions), ("paragraph fits one 384-token window", single), ("paragraph read in 2+ windows", multi)):
+        differ = sum(1 for d in disagreements if d["id"] in {q.id for q in subset})
+        share = f"{(len(subset) - differ) / len(subset):.2%}" if subset else "-"
+        print(f"| {label}: {len(subset)} | {len(subset) - differ} | {share} |")
+    print("\n| decoding rule | questions | EM | F1 |\n|---|---|---:|---:|")
+    for label, subset in (("all", questions), ("2+ windows", multi)):
+        print(f"| docqa: raw start+end logit sum compared across windows | {label}: {len(subset)} | {scores(ours, subset)} |")
+        print(f"| transformers 4.57: per-window softmax | {label}: {len(subset)} | {scores(theirs, subset)} |")
+    print(f"\ndocqa {len(questions) / seconds:.2f} q/s, reference {len(questions) / reference['seconds']:.2f} q/s (this run)")
     OUT.mkdir(exist_ok=True)
     (OUT / "faithfulness-disagreements.json").write_text(json.dumps(disagreements, indent=1, ensure_ascii=False))
+    (OUT / "predictions-fixture-fp32.json").write_text(json.dumps(ours, indent=1, ensure_ascii=False))
+    (OUT / "predictions-fixture-reference.json").write_text(json.dumps(theirs, indent=1, ensure_ascii=False))
+
+
+def precision(args: argparse.Namespace) -> None:
+    """EM/F1 of docqa on the fixture at each precision, and the loss against fp32 (when fp32 is among the modes)."""
+    from pipeline.evaluate import squad_scores
+    from pipeline.reader.precision import cpu_bf16_flag, resolve_precision
+
+    questions = squad(args.questions)
+    results = {mode: read_fixture(questions, mode) for mode in args.modes.split(",")}
+    auto, why = resolve_precision("auto", "cpu", cpu_bf16_flag())
+    base = squad_scores(results["fp32"][0], questions)["f1"] if "fp32" in results else None
+    print(f"\nModel: {FIXTURE.name}, {len(questions)} questions, each with its own paragraph; CPU: {cpu_name()}")
+    print(f"auto here: {auto} ({why})")
+    print("\n| precision | EM | F1 | F1 loss vs fp32 | questions/s (this run) |\n|---|---:|---:|---:|---:|")
+    OUT.mkdir(exist_ok=True)
+    for mode, (predictions, seconds) in results.items():
+        f1 = squad_scores(predictions, questions)["f1"]
+        loss = f"{base - f1:.2f}" if base is not None else "-"
+        print(f"| {mode} | {scores(predictions, questions)} | {loss} | {len(questions) / seconds:.2f} |")
+        (OUT / f"predictions-fixture-{mode}.json").write_text(json.dumps(predictions, indent=1, ensure_ascii=False))
+
+
+def cpu_name() -> str:
+    from pipeline.reader.precision import cpu_bf16_flag
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+        name = next(line.partition(":")[2].strip() for line in info.splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        name = "unknown CPU"
+    return f"{name}, {os.cpu_count()} cores, bf16 flag: {cpu_bf16_flag() or 'none'}"
 
 
 def speed(args: argparse.Namespace) -> None:
+    """Seconds per setting, each reader in turn within every repeat (so all see the same machine load)."""
     from haystack_integrations.components.readers.transformers import TransformersExtractiveReader
+
+    from pipeline.reader.precision import cpu_bf16_flag, resolve_precision
 
     pairs, paragraphs = squad_questions()
     model = standin()
+    auto = resolve_precision("auto", "cpu", cpu_bf16_flag())[0]
+    # setting -> (model, questions, contexts per question, docqa precisions, peers)
     settings = {
-        "a": ([q for q, _ in pairs[: args.questions]], [[c] for _, c in pairs[: args.questions]]),
-        "b": (
-            [q for q, _ in pairs[: args.multi_questions]],
-            with_distractors(pairs[: args.multi_questions], paragraphs, 10),
-        ),
+        "a": (model, pairs[: args.questions], [[c] for _, c in pairs[: args.questions]], ("fp32", "bf16", "int8"), True),
+        "b": (model, pairs[: args.multi_questions], with_distractors(pairs[: args.multi_questions], paragraphs, 10), ("fp32", "bf16", "int8"), True),
+        "a, fixture": (FIXTURE, pairs[: args.fixture_questions], [[c] for _, c in pairs[: args.fixture_questions]], ("fp32", "bf16"), False),
     }
-    readers = {precision: docqa_reader(model, precision) for precision in ("fp32", "bf16", "int8")}
+    readers = {(m, p): docqa_reader(m, p) for m, _, _, precisions, _ in settings.values() for p in precisions}
     haystack = TransformersExtractiveReader(model=str(model), top_k=1, max_seq_length=PARAMS["max_seq_len"], stride=PARAMS["doc_stride"])
     haystack.warm_up()
-    docs = {key: [documents(ctx) for ctx in contexts] for key, (_, contexts) in settings.items()}
+    docs = {key: [documents(ctx) for ctx in contexts] for key, (_, _, contexts, _, _) in settings.items()}
 
     times: dict[tuple[str, str], list[float]] = {}
     for repeat in range(args.repeats):
-        for key, (questions, contexts) in settings.items():
-            for precision, reader in readers.items():
+        for key, (m, qs, contexts, precisions, with_haystack) in settings.items():
+            questions = [q for q, _ in qs]
+            for p in precisions:
                 start = time.perf_counter()
-                reader.read_batch(questions, docs[key], top_k=1)
-                times.setdefault((key, f"docqa {precision}"), []).append(time.perf_counter() - start)
-            start = time.perf_counter()
-            for question, ds in zip(questions, docs[key]):
-                haystack.run(query=question, documents=ds)
-            times.setdefault((key, "Haystack TransformersExtractiveReader"), []).append(time.perf_counter() - start)
-            reference = run_reference(model, [{"question": q, "contexts": c} for q, c in zip(questions, contexts)])
-            times.setdefault((key, "transformers 4.57 pipeline"), []).append(reference["seconds"])
+                readers[(m, p)].read_batch(questions, docs[key], top_k=1)
+                name = f"docqa {p}" + (" (auto here: the default)" if p == auto else "")
+                times.setdefault((key, name), []).append(time.perf_counter() - start)
+            if with_haystack:
+                start = time.perf_counter()
+                for question, ds in zip(questions, docs[key]):
+                    haystack.run(query=question, documents=ds)
+                times.setdefault((key, "Haystack TransformersExtractiveReader fp32"), []).append(time.perf_counter() - start)
+            reference = run_reference(m, [{"question": q, "contexts": c} for q, c in zip(questions, contexts)])
+            times.setdefault((key, "transformers 4.57 pipeline fp32"), []).append(reference["seconds"])
             print(f"repeat {repeat + 1} setting {key}: " + ", ".join(f"{n} {v[-1]:.1f}s" for (k, n), v in times.items() if k == key), file=sys.stderr)
 
-    print(f"\nCPU: {os.cpu_count()} cores, torch threads {__import__('torch').get_num_threads()}; median of {args.repeats} runs")
-    for key, (questions, contexts) in settings.items():
-        n_q = len(questions)
-        label = "own paragraph" if key == "a" else "10 paragraphs each"
+    print(f"\nCPU: {cpu_name()}; torch threads {__import__('torch').get_num_threads()}; median of {args.repeats} runs")
+    for key, (m, qs, contexts, _, _) in settings.items():
+        n_q, n_p = len(qs), sum(len(c) for c in contexts)
+        label = "own paragraph" if key.startswith("a") else "10 paragraphs each"
         peers = {name: statistics.median(v) for (k, name), v in times.items() if k == key and not name.startswith("docqa")}
         fastest_peer = min(peers.values())
-        print(f"\n({key}) {n_q} questions, {label}, {sum(len(c) for c in contexts)} passages\n")
+        print(f"\n({key}) model {m.name}: {n_q} questions, {label}, {n_p} passages\n")
         print("| reader | seconds | questions/s | passages/s | vs faster peer |\n|---|---:|---:|---:|---:|")
         for (k, name), v in times.items():
-            if k != key:
-                continue
-            t = statistics.median(v)
-            print(f"| {name} | {t:.1f} | {n_q / t:.2f} | {sum(len(c) for c in contexts) / t:.2f} | {fastest_peer / t:.2f}x |")
+            if k == key:
+                t = statistics.median(v)
+                print(f"| {name} | {t:.1f} | {n_q / t:.2f} | {n_p / t:.2f} | {fastest_peer / t:.2f}x |")
 
 
 def memory(args: argparse.Namespace) -> None:
     pairs, paragraphs = squad_questions()
     pairs = pairs[: args.questions]
     contexts = with_distractors(pairs, paragraphs, args.passages)
-    reader = docqa_reader(standin())
+    reader = docqa_reader(standin(), "fp32")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     answers = reader.read_batch([q for q, _ in pairs], [documents(c) for c in contexts], top_k=1, show_progress=True)
@@ -207,18 +281,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("faithfulness")
-    f.add_argument("--questions", type=int, default=1000)
-    f.add_argument("--uncased", action="store_true")
+    f.add_argument("--questions", type=int, default=None, help="the first N questions (default: all 5,397)")
+    q = sub.add_parser("precision")
+    q.add_argument("--questions", type=int, default=None, help="the first N questions (default: all 5,397)")
+    q.add_argument("--modes", default="fp32,bf16,int8", help="comma-separated precisions (default: fp32,bf16,int8)")
     s = sub.add_parser("speed")
     s.add_argument("--questions", type=int, default=200)
     s.add_argument("--multi-questions", type=int, default=40)
+    s.add_argument("--fixture-questions", type=int, default=400)
     s.add_argument("--repeats", type=int, default=3)
     m = sub.add_parser("memory")
     m.add_argument("--questions", type=int, default=1000)
     m.add_argument("--passages", type=int, default=10)
     args = parser.parse_args()
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
-    {"faithfulness": faithfulness, "speed": speed, "memory": memory}[args.command](args)
+    {"faithfulness": faithfulness, "precision": precision, "speed": speed, "memory": memory}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -37,3 +37,24 @@ def tiny_uncased_model(tmp_path_factory):
     from tests.models import build_model
 
     return build_model(tmp_path_factory.mktemp("tiny-uncased"), uncased=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_model(tmp_path_factory):
+    from tests.models import build_model
+
+    return build_model(tmp_path_factory.mktemp("tiny-bert"), uncased=True, architecture="bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_model(tmp_path_factory):
+    from tests.models import build_roberta_model
+
+    return build_roberta_model(tmp_path_factory.mktemp("tiny-roberta"))
+
+
+@pytest.fixture(scope="session")
+def tiny_roberta_untrimmed_model(tmp_path_factory):
+    from tests.models import build_roberta_model
+
+    return build_roberta_model(tmp_path_factory.mktemp("tiny-roberta-untrimmed"), trim_offsets=False)

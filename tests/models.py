@@ -1,4 +1,9 @@
-"""Tiny QA models and vocabularies built by the tests themselves (no network, no ../shared)."""
+"""Tiny QA models and vocabularies built by the tests themselves (no network, no ../shared).
+
+Three architectures, as the hub has them: DistilBERT (WordPiece, no segment ids), BERT
+(WordPiece, segment ids: the tokenizer makes them and the model reads them) and RoBERTa
+(byte-level BPE with leading-space tokens, no segment ids).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,15 @@ import json
 from pathlib import Path
 
 import torch
-from tokenizers import BertWordPieceTokenizer
-from transformers import DistilBertConfig, DistilBertForQuestionAnswering
+from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer, processors
+from transformers import (
+    BertConfig,
+    BertForQuestionAnswering,
+    DistilBertConfig,
+    DistilBertForQuestionAnswering,
+    RobertaConfig,
+    RobertaForQuestionAnswering,
+)
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -35,8 +47,8 @@ def vocabulary(uncased: bool) -> list[str]:
     return list(dict.fromkeys(words))
 
 
-def build_model(folder: Path, *, uncased: bool = False, seed: int = 0) -> Path:
-    """Write a 2-layer DistilBERT QA model with a small hand-made WordPiece vocabulary."""
+def build_model(folder: Path, *, uncased: bool = False, seed: int = 0, architecture: str = "distilbert") -> Path:
+    """Write a 2-layer DistilBERT (or BERT) QA model with a small hand-made WordPiece vocabulary."""
     folder.mkdir(parents=True, exist_ok=True)
     vocab = {token: i for i, token in enumerate(vocabulary(uncased))}
     tokenizer = BertWordPieceTokenizer(vocab, lowercase=uncased, strip_accents=True if uncased else False)
@@ -44,12 +56,52 @@ def build_model(folder: Path, *, uncased: bool = False, seed: int = 0) -> Path:
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     special = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"}
     (folder / "special_tokens_map.json").write_text(json.dumps(special))
+    # The tokenizer class decides the model's inputs: BertTokenizer makes token_type_ids,
+    # DistilBertTokenizer does not.
+    tokenizer_class = {"distilbert": "DistilBertTokenizer", "bert": "BertTokenizer"}[architecture]
     (folder / "tokenizer_config.json").write_text(
-        json.dumps({"tokenizer_class": "DistilBertTokenizer", "do_lower_case": uncased, "model_max_length": 512, **special})
-    )
-    config = DistilBertConfig(
-        vocab_size=tokenizer.get_vocab_size(), dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
+        json.dumps({"tokenizer_class": tokenizer_class, "do_lower_case": uncased, "model_max_length": 512, **special})
     )
     torch.manual_seed(seed)
-    DistilBertForQuestionAnswering(config).eval().save_pretrained(folder)
+    if architecture == "bert":
+        bert = BertConfig(
+            vocab_size=tokenizer.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+            num_attention_heads=2, max_position_embeddings=512, type_vocab_size=2, initializer_range=0.5,
+        )  # large initial weights, so that the segment embeddings change the logits visibly
+        BertForQuestionAnswering(bert).eval().save_pretrained(folder)
+    else:
+        config = DistilBertConfig(
+            vocab_size=tokenizer.get_vocab_size(), dim=32, hidden_dim=64, n_layers=2, n_heads=2, max_position_embeddings=512
+        )
+        DistilBertForQuestionAnswering(config).eval().save_pretrained(folder)
+    return folder
+
+
+ROBERTA_SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+def build_roberta_model(folder: Path, *, trim_offsets: bool = True, seed: int = 0) -> Path:
+    """Write a 2-layer RoBERTa QA model with a byte-level BPE tokenizer trained on CORPUS.
+
+    As roberta-base's: leading-space tokens (`Ġriver`), whitespace and multi-byte characters
+    as tokens of their own, `<s> question </s></s> passage </s>`, no segment ids, pad id 1.
+    With `trim_offsets=False` (as some hub tokenizers have it) a token's offsets include the
+    space before it.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = ByteLevelBPETokenizer()
+    tokenizer.train_from_iterator(CORPUS, vocab_size=400, min_frequency=1, special_tokens=ROBERTA_SPECIAL, show_progress=False)
+    sep, cls = tokenizer.token_to_id("</s>"), tokenizer.token_to_id("<s>")
+    tokenizer.post_processor = processors.RobertaProcessing(("</s>", sep), ("<s>", cls), trim_offsets=trim_offsets)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"tokenizer_class": "RobertaTokenizer", "model_max_length": 512, "trim_offsets": trim_offsets})
+    )
+    config = RobertaConfig(
+        vocab_size=tokenizer.get_vocab_size(), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, max_position_embeddings=514, type_vocab_size=1, pad_token_id=tokenizer.token_to_id("<pad>"),
+        bos_token_id=cls, eos_token_id=sep,
+    )
+    torch.manual_seed(seed)
+    RobertaForQuestionAnswering(config).eval().save_pretrained(folder)
     return folder

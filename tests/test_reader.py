@@ -73,7 +73,10 @@ def random_passages(n, seed=0, words=(20, 120)):
     return [Document(content=" ".join(rng.choice(vocab) for _ in range(rng.randint(*words)))) for _ in range(n)]
 
 
-@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_uncased_model"])
+ARCHITECTURES = ["tiny_model", "tiny_uncased_model", "tiny_bert_model", "tiny_roberta_model", "tiny_roberta_untrimmed_model"]
+
+
+@pytest.mark.parametrize("fixture", ARCHITECTURES)
 def test_every_answer_is_an_exact_slice_of_whole_words(request, fixture):
     reader = Reader(ReaderConfig(model=str(request.getfixturevalue(fixture)), max_seq_len=64, doc_stride=16, max_question_len=16))
     passages = random_passages(12) + [Document(content=AMAZON)]
@@ -89,6 +92,8 @@ def test_every_answer_is_an_exact_slice_of_whole_words(request, fixture):
         for word, (start, end) in zip(encoding.word_ids, encoding.offsets):
             first, last = words.get(word, (start, end))
             words[word] = (min(first, start), max(last, end))
+        # Without their whitespace (a byte-level BPE word may hold its leading space).
+        words = {w: (s + len(text[s:e]) - len(text[s:e].lstrip()), e - len(text[s:e]) + len(text[s:e].rstrip())) for w, (s, e) in words.items()}
         assert answer.start in {w[0] for w in words.values()}
         assert answer.end in {w[1] for w in words.values()}
         assert 0 < answer.probability <= 1
@@ -225,3 +230,145 @@ def test_haystack_component(tiny_model):
     assert first.document == passage and first.query == "Where?"
     assert first.meta["file_path"] == "/a.txt" and isinstance(first.meta["raw_score"], float)
     assert first.score >= answers[1].score
+
+
+# --- Any architecture: segment ids exactly where the model was trained with them, byte-level BPE ---
+
+
+class ForwardRecorder:
+    """Records the keyword arguments of every forward call of a loaded model (a forward pre-hook)."""
+
+    def __init__(self, model):
+        self.calls = []
+        model.register_forward_pre_hook(lambda module, args, kwargs: self.calls.append(sorted(kwargs)), with_kwargs=True)
+
+
+@pytest.mark.parametrize(
+    "fixture, segment_ids",
+    [("tiny_model", False), ("tiny_bert_model", True), ("tiny_roberta_model", False)],
+)
+def test_segment_ids_reach_only_models_trained_with_them(request, fixture, segment_ids):
+    reader = Reader(ReaderConfig(model=str(request.getfixturevalue(fixture))))
+    reader.warm_up()
+    recorder = ForwardRecorder(reader._loaded.model)
+    reader.read_batch(["Where is the river?", "Who?"], [[Document(content=CORPUS[1])], random_passages(3)], top_k=1)
+    expected = ["attention_mask", "input_ids"] + (["token_type_ids"] if segment_ids else [])
+    assert recorder.calls and all(call == expected for call in recorder.calls)
+    assert reader._loaded.segment_ids is segment_ids
+
+
+def best_direct_span(model_dir, question, passage, max_answer_len=30, **call):
+    """The best valid span's logit sum from a direct call of the model on the tokenizer's own output."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir)).eval()
+    inputs = tokenizer(question, passage, return_tensors="pt")
+    inputs.update(call)
+    with torch.inference_mode():
+        out = model(**inputs)
+    context = [s == 1 for s in inputs.encodings[0].sequence_ids]
+    start, end = out.start_logits[0].tolist(), out.end_logits[0].tolist()
+    return max(
+        start[i] + end[j]
+        for i in range(len(context))
+        for j in range(i, min(len(context), i + max_answer_len))
+        if context[i] and context[j]
+    )
+
+
+@pytest.mark.parametrize("fixture", ["tiny_model", "tiny_bert_model", "tiny_roberta_model"])
+def test_scores_equal_a_direct_call_of_the_model_as_its_authors_run_it(request, fixture):
+    model_dir = request.getfixturevalue(fixture)
+    passage = CORPUS[3]
+    reader = Reader(ReaderConfig(model=str(model_dir), precision="fp32"))
+    # The best raw score among the answers (the top answer may be a merge of equal texts).
+    best = max(a.score for a in reader.read("Who pulled the wagons?", [Document(content=passage)], top_k=50))
+    assert best == pytest.approx(best_direct_span(model_dir, "Who pulled the wagons?", passage), abs=1e-4)
+    if fixture == "tiny_bert_model":
+        # The test can tell: reading question and passage as one segment changes the scores.
+        one_segment = best_direct_span(model_dir, "Who pulled the wagons?", passage, token_type_ids=None)
+        assert abs(best - one_segment) > 1e-3
+
+
+class FixedPositions(torch.nn.Module):
+    """Stands in for the QA model: a high start logit at one position and a high end logit at another.
+
+    With `window` (a window's input ids) only in that window, flat elsewhere.
+    """
+
+    def __init__(self, start: int, end: int, window: list[int] | None = None) -> None:
+        super().__init__()
+        self.start, self.end, self.window = start, end, window
+
+    def forward(self, input_ids, attention_mask, **_):
+        start = torch.zeros(input_ids.shape)
+        end = torch.zeros(input_ids.shape)
+        for row, ids in enumerate(input_ids.tolist()):
+            if self.window is None or ids[: len(self.window)] == self.window:
+                start[row, self.start] = 10.0
+                end[row, self.end] = 10.0
+        return SimpleNamespace(start_logits=start, end_logits=end)
+
+
+BYTE_LEVEL = "The river  Seine flows\nthrough Paris, 亚马逊雨林 Amazônica don't 1872abc."
+
+
+def roberta_answer(model_dir, pick_start, pick_end):
+    """docqa's answer when the model points at the passage tokens chosen by pick_start/pick_end(token, offsets)."""
+    reader = Reader(ReaderConfig(model=str(model_dir)))
+    reader.warm_up()
+    encoding = make_windows(reader._loaded.tokenizer, ["Where?"], [BYTE_LEVEL], 384, 128)[0].encoding
+    passage = [(i, token, offsets) for i, (token, offsets, s) in enumerate(zip(encoding.tokens, encoding.offsets, encoding.sequence_ids)) if s == 1]
+    start = next(i for i, token, offsets in passage if pick_start(token, offsets))
+    end = next(i for i, token, offsets in reversed(passage) if pick_end(token, offsets))
+    reader._loaded = dataclasses.replace(reader._loaded, model=FixedPositions(start, end))
+    answers = reader.read("Where?", [Document(content=BYTE_LEVEL)], top_k=1)
+    return answers[0] if answers else None
+
+
+def covers(text):
+    """Picks the token whose offsets cover (part of) the first occurrence of `text` in the passage."""
+    at = BYTE_LEVEL.index(text)
+    return lambda token, offsets: offsets[0] <= at < offsets[1] or offsets[0] < at + len(text) <= offsets[1]
+
+
+@pytest.mark.parametrize("fixture", ["tiny_roberta_model", "tiny_roberta_untrimmed_model"])
+@pytest.mark.parametrize(
+    "start, end, expected",
+    [
+        ("river", "river", "river"),  # a leading-space token (Ġriver): the answer has no space
+        ("\n", "through", "through"),  # a newline token starts the span: stripped
+        ("ô", "ô", "Amazônica"),  # a byte of a two-byte character, inside a word: the whole word
+        ("逊", "雨", "亚马逊雨林"),  # byte-level BPE keeps a run of CJK characters as one word
+        ("Seine", "Paris", "Seine flows\nthrough Paris"),
+        ("1872", "1872", "1872"),  # letters and digits are separate words for byte-level BPE
+    ],
+)
+def test_byte_level_bpe_offsets_and_words(request, fixture, start, end, expected):
+    best = roberta_answer(request.getfixturevalue(fixture), covers(start), covers(end))
+    assert best is not None and (best.text, BYTE_LEVEL[best.start : best.end]) == (expected, expected)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_roberta_model", "tiny_roberta_untrimmed_model"])
+def test_a_span_of_whitespace_only_is_no_answer(request, fixture):
+    # The double space before "Seine" is a token of its own ("Ġ"): the best span (score 20) is
+    # that token alone, which is no answer; the next best (score 10) starts there and ends in a word.
+    at = BYTE_LEVEL.index("  ")
+    whitespace = lambda token, offsets: token == "Ġ" and offsets[0] <= at + 1 and offsets[1] <= at + 2  # noqa: E731
+    best = roberta_answer(request.getfixturevalue(fixture), whitespace, whitespace)
+    assert best.score == 10.0 and best.text == BYTE_LEVEL[best.start : best.end] == best.text.strip() != ""
+
+
+def test_a_word_cut_by_a_window_edge_is_completed_as_the_tokenizer_splits_words(tiny_roberta_model):
+    # With byte-level BPE a run of CJK characters is one word (BERT's rule would split it).
+    reader = Reader(ReaderConfig(model=str(tiny_roberta_model), max_seq_len=32, doc_stride=8, max_question_len=4))
+    reader.warm_up()
+    passage = " ".join(["river"] * 30) + " 亚马逊雨林亚马逊雨林亚马逊雨林 Paris " + " ".join(["river"] * 30)
+    windows = make_windows(reader._loaded.tokenizer, ["Where?"], [passage], 32, 8)
+    cjk = passage.index("亚")
+    edge = next(w for w in windows if w.cut_first_word is not None and w.encoding.offsets[w.context.index(True)][0] > cjk + 2 and w.encoding.offsets[w.context.index(True)][0] < cjk + 15)
+    first = edge.context.index(True)
+    reader._loaded = dataclasses.replace(reader._loaded, model=FixedPositions(first, first, window=edge.input_ids))
+    best = reader.read("Where?", [Document(content=passage)], top_k=1)[0]
+    assert best.text == "亚马逊雨林亚马逊雨林亚马逊雨林" and passage[best.start : best.end] == best.text

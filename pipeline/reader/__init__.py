@@ -12,6 +12,7 @@ _LAZY = {
     "Reader": "pipeline.reader.reader",
     "ExtractiveReader": "pipeline.reader.component",
     "ModelLoadError": "pipeline.reader.loading",
+    "describe_precision": "pipeline.reader.precision",
 }
 
 __all__ = list(_LAZY)

@@ -21,6 +21,11 @@ class Window:
     type_ids: list[int]  # segment ids: 0 for the question, 1 for the passage (BERT-family models read them)
     context: list[bool]  # True for the passage's tokens (the only ones an answer may use)
     encoding: Any  # tokenizers.Encoding: character offsets and word boundaries of its tokens
+    # The word ids of the window's first and last passage tokens where the window starts or
+    # ends inside its passage (None at the passage's own start or end): the window may hold
+    # only part of these words.
+    cut_first_word: int | None = None
+    cut_last_word: int | None = None
 
 
 def truncate_questions(tokenizer: Any, questions: list[str], max_tokens: int) -> list[str]:
@@ -49,9 +54,16 @@ def make_windows(
         padding=False,
     )
     windows = []
-    for encoding, pair in zip(encoded.encodings, encoded["overflow_to_sample_mapping"]):
+    pairs = encoded["overflow_to_sample_mapping"]
+    for k, (encoding, pair) in enumerate(zip(encoded.encodings, pairs)):
         context = [sequence == 1 for sequence in encoding.sequence_ids]
-        windows.append(Window(first_pair + pair, encoding.ids, encoding.type_ids, context, encoding))
+        first_word = last_word = None
+        if True in context:
+            if k > 0 and pairs[k - 1] == pair:
+                first_word = encoding.token_to_word(context.index(True))
+            if k + 1 < len(pairs) and pairs[k + 1] == pair:
+                last_word = encoding.token_to_word(len(context) - 1 - context[::-1].index(True))
+        windows.append(Window(first_pair + pair, encoding.ids, encoding.type_ids, context, encoding, first_word, last_word))
     return windows
 
 

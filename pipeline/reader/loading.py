@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from pipeline.reader import precision as precisions
 from store.errors import DocqaError
 
 from pipeline.hub import check_hub, fetch_hint
@@ -39,6 +40,8 @@ class LoadedModel:
     # Whether the model reads segment ids (BERT, ALBERT, ELECTRA, MobileBERT do; DistilBERT and
     # RoBERTa do not): they are passed exactly when the model was trained with them.
     segment_ids: bool = False
+    pad_id: int = 0  # the tokenizer's padding token (RoBERTa's is 1)
+    precision_reason: str = ""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -56,21 +59,20 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """auto: fp16 on CUDA, fp32 elsewhere (fp16 on a CPU is slow and bf16 is not everywhere fast)."""
-    if precision == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
-    if precision == "int8" and device.type != "cpu":
+def resolve_precision(precision: str, device: torch.device) -> tuple[str, str]:
+    """(precision, why): auto as pipeline.reader.precision decides it; fp16 or int8 where they cannot run well."""
+    chosen, reason = precisions.resolve_precision(precision, device.type, precisions.cpu_bf16_flag())
+    if chosen == "int8" and device.type != "cpu":
         raise ModelLoadError(f"reader.precision int8 (dynamic quantisation) runs on the CPU only, not on {device.type}")
-    if precision == "fp16" and device.type == "cpu":
-        logger.warning("fp16 on a CPU is slow; consider precision bf16 or fp32")
-    return precision
+    if chosen == "fp16" and device.type == "cpu":
+        logger.warning("fp16 on a CPU is slow; consider precision auto, bf16 or fp32")
+    return chosen, reason
 
 
 def load(model_name: str, device: str = "auto", precision: str = "auto") -> LoadedModel:
     """Load model and tokenizer once, move them to the device and set their precision."""
     target = resolve_device(device)
-    precision = resolve_precision(precision, target)
+    precision, reason = resolve_precision(precision, target)
     tokenizer, model = _from_pretrained(model_name)
     if not getattr(tokenizer, "is_fast", False):
         raise ModelLoadError(f"the tokenizer of {model_name!r} is not a fast tokenizer: docqa needs its offset mapping (tokenizer.json)")
@@ -87,8 +89,9 @@ def load(model_name: str, device: str = "auto", precision: str = "auto") -> Load
     elif precision in ("fp16", "bf16"):
         model = model.to(dtype=torch.float16 if precision == "fp16" else torch.bfloat16)
     model = model.to(target)
-    logger.info("reader: %s on %s, %s%s", model_name, target, precision, ", with segment ids" if segment_ids else "")
-    return LoadedModel(model, tokenizer, target, precision, segment_ids)
+    logger.info("reader: %s on %s, %s (%s)%s", model_name, target, precision, reason, ", with segment ids" if segment_ids else "")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    return LoadedModel(model, tokenizer, target, precision, segment_ids, pad_id, reason)
 
 
 def uses_segment_ids(model: Any, tokenizer: Any) -> bool:

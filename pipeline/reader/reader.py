@@ -4,7 +4,7 @@
 passage) pairs of all questions are flattened into one stream (DrQA's process_batch),
 cut into windows, sorted by length and packed into token-budgeted batches with dynamic
 padding; the n best spans of each window are kept, mapped to characters and widened to
-whole words, and put back with their question. Pairs are processed in chunks, so memory
+whole words (spans.py), and put back with their question. Pairs are processed in chunks, so memory
 holds one chunk's windows and the candidates, never every window's tensors.
 """
 
@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -29,6 +29,7 @@ from pipeline.config import ReaderConfig
 from pipeline.reader.decode import best_spans
 from pipeline.reader.features import Window, make_windows, pack, truncate_questions
 from pipeline.reader.loading import LoadedModel, load
+from pipeline.reader.spans import PassageWords, char_span
 
 if TYPE_CHECKING:
     from haystack import Document
@@ -96,8 +97,9 @@ class Reader:
                 first_pair=first,
             )
             texts = {first + i: doc.content or "" for i, (_, doc) in enumerate(chunk)}
+            words = PassageWords(self._loaded.tokenizer, texts)
             for batch in pack([len(w.input_ids) for w in windows], self.config.batch_tokens, self.config.max_batch_size):
-                self._read_windows([windows[i] for i in batch], texts, n_best, candidates, log_norms)
+                self._read_windows([windows[i] for i in batch], texts, words, n_best, candidates, log_norms)
             progress.update(len(chunk))
         progress.close()
         return _answers(list(questions), pairs, candidates, log_norms, top_k)
@@ -106,88 +108,50 @@ class Reader:
         self,
         windows: list[Window],
         texts: dict[int, str],
+        words: PassageWords,
         n_best: int,
         candidates: list[_Candidate],
         log_norms: dict[int, list[float]],
     ) -> None:
         assert self._loaded is not None
-        longest = max(len(w.input_ids) for w in windows)
-        pad_id = self._loaded.tokenizer.pad_token_id or 0
-        ids = torch.full((len(windows), longest), pad_id, dtype=torch.long)
-        attention = torch.zeros((len(windows), longest), dtype=torch.long)
-        segments = torch.zeros((len(windows), longest), dtype=torch.long)
-        context = torch.zeros((len(windows), longest), dtype=torch.bool)
-        for row, window in enumerate(windows):
-            n = len(window.input_ids)
-            ids[row, :n] = torch.tensor(window.input_ids)
-            attention[row, :n] = 1
-            segments[row, :n] = torch.tensor(window.type_ids)
-            context[row, :n] = torch.tensor(window.context)
-        device = self._loaded.device
+        loaded = self._loaded
+        ids, attention, segments, context = _batch_tensors(windows, loaded.pad_id)
         with torch.inference_mode():
-            inputs = {"input_ids": ids.to(device), "attention_mask": attention.to(device)}
-            if self._loaded.segment_ids:
-                inputs["token_type_ids"] = segments.to(device)
-            output = self._loaded.model(**inputs)
-            spans = best_spans(output.start_logits, output.end_logits, context.to(device), self.config.max_answer_len, n_best)
+            inputs = {"input_ids": ids.to(loaded.device), "attention_mask": attention.to(loaded.device)}
+            if loaded.segment_ids:
+                inputs["token_type_ids"] = segments.to(loaded.device)
+            output = loaded.model(**inputs)
+            spans = best_spans(output.start_logits, output.end_logits, context.to(loaded.device), self.config.max_answer_len, n_best)
+        # One transfer per batch; then only plain Python numbers per span.
         scores, starts, ends = spans.scores.tolist(), spans.starts.tolist(), spans.ends.tolist()
-        for row, window in enumerate(windows):
-            log_norms[window.pair].append(float(spans.log_norm[row]))
-            for score, s, e in zip(scores[row], starts[row], ends[row]):
+        for window, norm, row_scores, row_starts, row_ends in zip(windows, spans.log_norm.tolist(), scores, starts, ends):
+            log_norms[window.pair].append(norm)
+            text = texts[window.pair]
+            for score, s, e in zip(row_scores, row_starts, row_ends):
                 if score == -math.inf:
                     break  # fewer valid spans than n_best; the rest are -inf too
-                start, end = _word_aligned_chars(window.encoding, s, e)
-                start, end = _widen_across_window_edges(texts[window.pair], start, end)
-                candidates.append(_Candidate(window.pair, start, end, score))
+                chars = char_span(window, text, s, e, words)
+                if chars is not None:
+                    candidates.append(_Candidate(window.pair, chars[0], chars[1], score))
 
 
-def _word_aligned_chars(encoding: Any, start_token: int, end_token: int) -> tuple[int, int]:
-    """Character span of tokens start..end, widened to the words they are part of.
+def _batch_tensors(windows: list[Window], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Input ids, attention mask, segment ids and passage mask of windows, padded to the longest.
 
-    The same widening as transformers' question-answering pipeline (align_to_words), so an
-    answer never starts or ends inside a word; offsets are the tokenizer's, into the
-    original passage text, also for tokenizers that lower-case and strip accents.
+    Filled row by row in numpy (single-threaded, no per-row tensor) and handed to torch without a copy.
     """
-    start_word, end_word = encoding.token_to_word(start_token), encoding.token_to_word(end_token)
-    if start_word is not None and end_word is not None:
-        start_chars = encoding.word_to_chars(start_word, sequence_index=1)
-        end_chars = encoding.word_to_chars(end_word, sequence_index=1)
-        if start_chars is not None and end_chars is not None:
-            return start_chars[0], end_chars[1]
-    return encoding.offsets[start_token][0], encoding.offsets[end_token][1]
-
-
-def _widen_across_window_edges(text: str, start: int, end: int) -> tuple[int, int]:
-    """Finish words that a window boundary cut: a window holds only part of its first and last word."""
-    while start > 0 and _in_word(text[start - 1]) and _in_word(text[start]):
-        start -= 1
-    while end < len(text) and _in_word(text[end - 1]) and _in_word(text[end]):
-        end += 1
-    return start, end
-
-
-def _in_word(char: str) -> bool:
-    """Whether BERT's pre-tokenizer keeps `char` inside a word: not space, punctuation or CJK."""
-    if char.isspace():
-        return False
-    code = ord(char)
-    if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
-        return False  # ASCII punctuation and symbols, as BERT's basic tokenizer treats them
-    if unicodedata.category(char).startswith("P"):
-        return False
-    return not _is_cjk(code)
-
-
-def _is_cjk(code: int) -> bool:
-    # The CJK blocks that BERT's basic tokenizer splits into one word per character.
-    return (
-        0x4E00 <= code <= 0x9FFF
-        or 0x3400 <= code <= 0x4DBF
-        or 0x20000 <= code <= 0x2A6DF
-        or 0x2A700 <= code <= 0x2CEAF
-        or 0xF900 <= code <= 0xFAFF
-        or 0x2F800 <= code <= 0x2FA1F
-    )
+    shape = (len(windows), max(len(w.input_ids) for w in windows))
+    ids = np.full(shape, pad_id, dtype=np.int64)
+    attention = np.zeros(shape, dtype=np.int64)
+    segments = np.zeros(shape, dtype=np.int64)
+    context = np.zeros(shape, dtype=np.bool_)
+    for row, window in enumerate(windows):
+        n = len(window.input_ids)
+        ids[row, :n] = window.input_ids
+        attention[row, :n] = 1
+        segments[row, :n] = window.type_ids
+        context[row, :n] = window.context
+    return torch.from_numpy(ids), torch.from_numpy(attention), torch.from_numpy(segments), torch.from_numpy(context)
 
 
 def _answers(
