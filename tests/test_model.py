@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import cli
+from pipeline.reader.precision import cpu_bf16_flag, resolve_precision
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "distilbert-base-cased-distilled-squad"
@@ -103,7 +104,7 @@ def test_model_download_fetches_what_the_reader_needs_then_check_loads_it(tmp_pa
         f"model       {folder}",
         f"from        the local folder {folder}",
         "device      cpu",
-        "precision   fp32",
+        f"precision   {resolve_precision('auto', 'cpu', cpu_bf16_flag())[0]}",  # auto: bf16 only where this CPU computes it natively
         "segment ids no",
     ]
 

@@ -90,3 +90,16 @@ def test_loading_logs_what_was_picked_and_why(tiny_model, caplog):
     chosen, why = resolve_precision("auto", "cpu", cpu_bf16_flag())
     assert reader._loaded.precision == chosen and reader._loaded.precision_reason == why
     assert f"reader: {tiny_model} on cpu, {chosen} ({why})" in caplog.text
+
+
+def test_docqa_config_says_what_precision_auto_picks_here_and_why():
+    from click.testing import CliRunner
+
+    from pipeline.cli import cli
+    from pipeline.config import ReaderConfig
+    from pipeline.reader.precision import describe_precision
+
+    result = CliRunner().invoke(cli, ["config"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[-1] == f"# reader.precision here: {describe_precision(ReaderConfig())}"
+    assert "auto on this CPU: " in result.stdout.splitlines()[-1]

@@ -422,10 +422,14 @@ def model_check(config: Config) -> None:
 @cli.command("config")
 @common_options
 def show_config(config: Config) -> None:
-    """Print the effective configuration (defaults, then --config, then --db) as YAML."""
+    """Print the effective configuration (defaults, then --config, then --db) as YAML,
+    and what reader.precision resolves to on this machine, and why, as a comment."""
     import yaml
 
+    from pipeline.reader.precision import describe_precision
+
     click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False), nl=False)
+    click.echo(f"# reader.precision here: {describe_precision(config.reader)}")
 
 
 def main() -> None:
