@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 from haystack import Document
 
@@ -76,3 +78,18 @@ def test_bad_settings():
         rank("q?", [], top_k=0)
     with pytest.raises(ValueError, match=r"^retrieval_weight must be within \[0, 1\], got 2$"):
         rank("q?", [], top_k=1, retrieval_weight=2)
+
+
+def test_reader_keeps_every_passage_best_candidates_for_the_ranking():
+    from pipeline.reader.reader import _answers, _Candidate
+
+    a, b = Document(content="aaaa bbbb cccc"), Document(content="dddd eeee")
+    pairs = [(0, a), (0, b)]
+    candidates = [_Candidate(0, 0, 4, 5.0), _Candidate(0, 5, 9, 4.0), _Candidate(0, 10, 14, 3.0), _Candidate(1, 0, 4, 1.0), _Candidate(1, 5, 9, 0.0)]
+    [answers] = _answers(["q?"], pairs, candidates, {0: [6.0], 1: [2.0]}, top_k=4)
+    # Round one: each passage's best (aaaa, dddd); round two: each passage's second (bbbb, eeee).
+    # Cutting by raw score alone would have kept cccc and dropped eeee.
+    assert [x.text for x in answers] == ["aaaa", "bbbb", "dddd", "eeee"]
+    log_z = math.log(math.exp(6.0) + math.exp(2.0))
+    assert [x.probability for x in answers] == pytest.approx([math.exp(s - log_z) for s in (5.0, 4.0, 1.0, 0.0)])
+    assert [x.passage_log_norm for x in answers] == [6.0, 6.0, 2.0, 2.0]
