@@ -176,10 +176,22 @@ def evaluate_squad(
             result.update(recall)
             result["median_retrieval_ms"] = round(latency, 3)
             if mode == "open":
-                read = [docs[: config.retriever.top_k] for docs in retrieved]
-                rankings = qa.answer([q.question for q in questions], read, top_k=1, show_progress=show_progress)
-                predictions = {q.id: _top_text(r) for q, r in zip(questions, rankings)}
+                depth = config.retriever.top_k
+                passages = [docs[:depth] for docs in retrieved]
+                qa.check_questions([q.question for q in questions])
+                read = qa.read([q.question for q in questions], passages, top_k=1, depth=depth, show_progress=show_progress)
+                # The ranking of the candidates of the top d passages is the answer docqa gives
+                # when it reads d passages (the reader takes each passage's best evenly), so one
+                # reading gives the whole curve over retrieve_k; d = 1 is the top-1-passage baseline.
+                by_depth = {}
+                for d in range(1, depth + 1):
+                    top = [{p.id for p in docs[:d]} for docs in passages]
+                    ranked = [qa.rank(q.question, [a for a in answers if a.passage.id in ids], top_k=1) for q, answers, ids in zip(questions, read, top)]
+                    by_depth[d] = {q.id: _top_text(r) for q, r in zip(questions, ranked)}
+                predictions = by_depth[depth]
                 result.update(squad_scores(predictions, questions))
+                result["f1_top1_passage"] = round(squad_scores(by_depth[1], questions)["f1"], 3)
+                result["f1_by_retrieve_k"] = {str(d): round(squad_scores(p, questions)["f1"], 3) for d, p in by_depth.items()}
             store.close()
     seconds = time.perf_counter() - started
     result["seconds"] = round(seconds, 3)

@@ -37,7 +37,7 @@ from pipeline.checks import (
     check_questions,
 )
 from pipeline.config import AskConfig, Config, load_config
-from pipeline.ranking import Ranking, rank
+from pipeline.ranking import CANDIDATES_PER_PASSAGE, Ranking, rank
 from pipeline.retriever import make_retriever
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class QA:
         self.check_questions(questions)
         self.check_not_empty()
         passages = [self.retrieve(q, options) for q in questions]
-        return self._read_and_rank(questions, passages, options.top_k, show_progress)
+        return self._read_and_rank(questions, passages, options.top_k, show_progress, options.retrieve_k)
 
     def answer(
         self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int | None = None, show_progress: bool = False
@@ -192,18 +192,31 @@ class QA:
     def check_not_empty(self) -> None:
         check_has_passages(self.store)
 
-    def candidates(self, top_k: int) -> int:
-        """Answers the reader hands to the ranking per question: reader.top_k, and never fewer than top_k.
+    def candidates(self, top_k: int, passages: int) -> int:
+        """Answers the reader hands to the ranking per question, from `passages` passages read.
 
-        The ranking merges equal answers across passages, so it needs more candidates than it returns.
+        reader.top_k, and never fewer than top_k, nor than the ranking's CANDIDATES_PER_PASSAGE
+        from each passage (the reader takes them evenly across passages): the ranking merges
+        equal answers across passages and weighs each passage's own candidates.
         """
-        return max(self.config.reader.top_k, top_k)
+        return max(self.config.reader.top_k, top_k, CANDIDATES_PER_PASSAGE * passages)
+
+    def read(
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int, depth: int, show_progress: bool = False
+    ) -> list[list[Answer]]:
+        """The reader's candidates for each question from its passages (at most `depth` each), as rank() needs them."""
+        return self.reader.read_batch(list(questions), passages, top_k=self.candidates(top_k, depth), show_progress=show_progress)
+
+    def rank(self, question: str, answers: list[Answer], top_k: int) -> Ranking:
+        """The ranking of read() candidates with the ask section's settings."""
+        return _rank(question, answers, top_k, self.config.ask)
 
     def _read_and_rank(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int, show_progress: bool
+        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int, show_progress: bool, retrieve_k: int | None = None
     ) -> list[Ranking]:
-        read = self.reader.read_batch(list(questions), passages, top_k=self.candidates(top_k), show_progress=show_progress)
-        return [_rank(q, answers, top_k, self.config.ask) for q, answers in zip(questions, read)]
+        depth = max((len(p) for p in passages), default=0) if retrieve_k is None else retrieve_k
+        read = self.read(questions, passages, top_k, depth, show_progress)
+        return [self.rank(q, answers, top_k) for q, answers in zip(questions, read)]
 
     def haystack_pipeline(self) -> Pipeline:
         """The retriever, reader and ranking as a new haystack.Pipeline (query in, ranking out).
@@ -217,7 +230,8 @@ class QA:
         ask = self.config.ask
         pipe = Pipeline()
         pipe.add_component("retriever", make_retriever(self.store, self.config.retriever))
-        pipe.add_component("reader", ExtractiveReader(reader=self.reader, top_k=self.candidates(ask.top_k)))
+        reader_top_k = self.candidates(ask.top_k, self.config.retriever.top_k)
+        pipe.add_component("reader", ExtractiveReader(reader=self.reader, top_k=reader_top_k))
         pipe.add_component("ranker", AnswerRanker(ask, ask.top_k))
         pipe.connect("retriever.documents", "reader.documents")
         pipe.connect("reader.answers", "ranker.answers")

@@ -1,25 +1,54 @@
 """Ranking answers across passages and documents: one formula, in `rank()`.
 
-The reader gives each candidate span a raw logit score and a probability normalised over
-every span of every passage read for the question, so candidates compare across passages.
-`rank()` then:
+An extractive reader trained on single paragraphs says which span is best *inside* a
+passage; its raw scores do not say which passage holds the answer (issue 13: ranked by them,
+more passages read gave worse answers). `rank()` gives each candidate span a of passage d an
+evidence that compares across passages, sums it over the passages that give the same answer,
+weighs the answer's share of all evidence against "no answer here", and calibrates that share
+into an estimate of the probability that the answer is right:
 
-1. merges the same location seen twice (overlapping passages of a file, or overlapping
-   windows of a passage) into one source, keeping its highest probability;
-2. merges sources whose answers are the same text after SQuAD normalisation (case,
-   punctuation, articles, whitespace) into one answer listing every source, best first;
-   the answer's probability P is the sum over its sources;
-3. scores each answer  score = P ** (1 - w) * R ** w,  where R is the retrieval score of
-   the answer's best source passage divided by the best retrieval score among the passages
-   read for the question (R = 1 without retrieval scores) and w is `retrieval_weight`. This
-   is log-linear interpolation of reader and retriever (as in BERTserini, Yang et al. 2019):
-   with w = 0 the reader alone decides; the score stays in [0, 1];
-4. keeps answers with score >= `min_score`. When none passes, the result says that no
-   answer was found and carries the best candidates as such.
+    pi_d    = softmax over the passages read of  retrieval_weight * b_d + PASSAGE * (Z_d - mean Z) / sd Z
+    w(a, d) = pi_d * p(a|d) ** SPAN * exp(SUPPORT * o(a, d))
+    S(A)    = sum of w(a, d) over the spans a, in any passage d, whose text normalises to A
+    share   = S(A) / (sum of S over every answer of the question + NO_ANSWER)
+    score   = CALIBRATION * share / (1 + (CALIBRATION - 1) * share)
+
+- p(a|d) = exp(score - passage_log_norm): the reader's own probability of the span within its
+  passage, the quantity every extractive QA model is trained to output; the exponent SPAN < 1
+  tempers it, since the reader is as sure of a span in a wrong passage as in the right one.
+- b_d: the passage's retrieval (BM25) score: each point below the best passage read costs a
+  factor exp(-retrieval_weight) (BERTserini's interpolation of retriever and reader, in log
+  space). A passage without a retrieval score (None) is not weighed by it.
+- Z_d: the passage's log-normaliser (logsumexp of all its span scores), the reader's evidence
+  for the passage as a whole, standardised over the passages read, so that neither an offset
+  nor the scale of the model's logits changes its weight (no weight with one passage).
+- o(a, d) in [0, 1], lexical support: the share of the question's words (stemmed, stopwords
+  dropped, weighted by inverse document frequency among the passages read) found in the
+  sentence around the span, the span itself left out. The reader finds a plausible span of the
+  right type in every passage; the one whose sentence restates the question answers it.
+- The sum over passages is the agreement of several passages on one answer; one location seen
+  through two overlapping passages counts once (its best w). Only the CANDIDATES_PER_PASSAGE
+  best spans of each passage (by p(a|d)) take part, so that shares do not depend on how many
+  candidates the reader returned.
+- NO_ANSWER is the evidence that none of the passages answers the question, on the scale of
+  the evidence sum (which is at most 1 without lexical support): an answer stands out only when
+  passages agree on it or its sentence restates the question.
+- CALIBRATION multiplies the odds of the share; the score is then the estimated probability
+  that the answer is an exact match (fitted on held-out SQuAD in open mode).
+
+Answers whose score is below `min_score` are not given; when none passes, the result says that
+no answer was found and carries the best candidates as such. Each constant is chosen from a
+curve in BENCHMARKS.md ("Ranking answers across passages"), which also says why they transfer
+to other extractive models and which one to refit for a new model (CALIBRATION).
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +56,30 @@ from store.errors import check_count
 
 from pipeline.answers import Answer
 from pipeline.normalize import normalize_answer
+
+RETRIEVAL_WEIGHT = 0.2  # per BM25 point; the default of ask.retrieval_weight
+
+
+@dataclass(frozen=True)
+class Constants:
+    """The formula's constants (module docstring), each chosen from a curve in BENCHMARKS.md."""
+
+    span: float = 0.5  # SPAN: exponent of the within-passage probability
+    passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
+    support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
+    calibration: float = 2.25  # CALIBRATION: odds multiplier from share to P(exact match)
+    per_passage: int = 10  # CANDIDATES_PER_PASSAGE
+    no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
+
+    def __post_init__(self) -> None:
+        if self.span <= 0 or self.passage < 0 or self.support < 0 or self.calibration <= 0 or self.no_answer < 0:
+            raise ValueError(f"span and calibration must be > 0, passage, support and no_answer >= 0, got {self}")
+        if self.per_passage < 1:
+            raise ValueError(f"per_passage must be >= 1, got {self.per_passage}")
+
+
+CONSTANTS = Constants()
+CANDIDATES_PER_PASSAGE = CONSTANTS.per_passage
 
 
 @dataclass(frozen=True)
@@ -40,7 +93,7 @@ class Source:
     end: int
     context: str  # the passage text around the answer
     context_start: int  # offset of `context` in the passage (the answer is at start - context_start)
-    probability: float
+    probability: float  # the reader's probability of the span (Answer.probability)
     reader_score: float
     retrieval_score: float | None
 
@@ -61,8 +114,8 @@ class Source:
 @dataclass(frozen=True)
 class RankedAnswer:
     text: str
-    score: float  # the ranking score of the module docstring, in [0, 1]
-    probability: float  # P: reader probability summed over the sources
+    score: float  # estimated probability that the answer is right (module docstring), in [0, 1]
+    probability: float  # its share of the question's evidence, before calibration
     sources: tuple[Source, ...]  # best first
 
     @property
@@ -112,41 +165,150 @@ class Ranking:
 
 def rank(
     question: str,
-    answers: list[Answer],
+    answers: Sequence[Answer],
     *,
     top_k: int,
-    retrieval_weight: float = 0.0,
+    retrieval_weight: float = RETRIEVAL_WEIGHT,
     min_score: float = 0.0,
     context_chars: int = 200,
+    constants: Constants = CONSTANTS,
 ) -> Ranking:
-    """Merge and rank the reader's answers for one question (see the module docstring)."""
+    """Merge and rank the reader's answers for one question, from every passage read for it.
+
+    A score estimates the probability that the answer is right (an exact match of what a
+    person would answer, as measured on held-out SQuAD): the formula of the module docstring.
+    `answers` are the reader's candidates with their passages (Document.score: the retrieval
+    score, None without retrieval); give every passage read, with at least
+    `constants.per_passage` candidates of each where it has that many.
+    """
     check_count("top_k", top_k)
-    if not 0.0 <= retrieval_weight <= 1.0:
-        raise ValueError(f"retrieval_weight must be within [0, 1], got {retrieval_weight}")
-    best_retrieval = max((a.passage.score for a in answers if a.passage.score is not None), default=None)
+    if retrieval_weight < 0:
+        raise ValueError(f"retrieval_weight must be >= 0, got {retrieval_weight}")
+    if not 0.0 <= min_score <= 1.0:
+        raise ValueError(f"min_score must be within [0, 1], got {min_score}")
+    spans = _best_per_passage(answers, constants.per_passage)
+    if not spans:
+        return Ranking(question, [], [])
+    passage_log_weight = _passage_evidence(spans, retrieval_weight, constants.passage)
+    support = _LexicalSupport(question, {a.passage.id: a.passage.content or "" for a in spans})
 
-    by_location: dict[tuple[Any, ...], Answer] = {}
-    for answer in answers:
+    by_location: dict[tuple[Any, ...], tuple[float, Answer]] = {}
+    for answer in spans:
+        within = min(0.0, answer.score - answer.passage_log_norm)  # log p(a|d) <= 0
+        log_w = constants.span * within + passage_log_weight[answer.passage.id] + constants.support * support(answer)
         key = _location(answer)
-        if key not in by_location or answer.probability > by_location[key].probability:
-            by_location[key] = answer
+        if key not in by_location or log_w > by_location[key][0]:
+            by_location[key] = (log_w, answer)
 
-    groups: dict[str, list[Answer]] = {}
-    for answer in sorted(by_location.values(), key=lambda a: (-a.probability, -a.score)):
-        groups.setdefault(normalize_answer(answer.text) or answer.text.strip(), []).append(answer)
+    # Shares are computed relative to the largest term, so that nothing overflows.
+    log_null = math.log(constants.no_answer) if constants.no_answer > 0 else -math.inf
+    top = max(log_null, max(log_w for log_w, _ in by_location.values()))
+    groups: dict[str, list[tuple[float, Answer]]] = {}
+    for log_w, answer in sorted(by_location.values(), key=lambda x: (-x[0], -x[1].score)):
+        groups.setdefault(normalize_answer(answer.text) or answer.text.strip(), []).append((math.exp(log_w - top), answer))
+    total = sum(w for members in groups.values() for w, _ in members) + math.exp(log_null - top)
 
-    ranked = []
+    scored = []
     for members in groups.values():
-        probability = sum(a.probability for a in members)
-        relevance = _relative(members[0].passage.score, best_retrieval)
-        score = probability ** (1 - retrieval_weight) * relevance**retrieval_weight
-        sources = tuple(_source(a, context_chars) for a in members)
-        ranked.append(RankedAnswer(members[0].text, score, probability, sources))
-    ranked.sort(key=lambda r: (-r.score, -r.best.reader_score))
-    passing = [r for r in ranked if r.score >= min_score]
+        share = sum(w for w, _ in members) / total
+        score = constants.calibration * share / (1 + (constants.calibration - 1) * share)
+        scored.append((score, share, [a for _, a in members]))
+    scored.sort(key=lambda s: (-s[0], -s[2][0].score))
+    passing = [s for s in scored if s[0] >= min_score]
+
+    def ranked(chosen: list[tuple[float, float, list[Answer]]]) -> list[RankedAnswer]:
+        return [RankedAnswer(m[0].text, score, share, tuple(_source(a, context_chars) for a in m)) for score, share, m in chosen[:top_k]]
+
     if passing:
-        return Ranking(question, passing[:top_k])
-    return Ranking(question, [], ranked[:top_k])
+        return Ranking(question, ranked(passing))
+    return Ranking(question, [], ranked(scored))
+
+
+def _best_per_passage(answers: Sequence[Answer], n: int) -> list[Answer]:
+    """The n best answers of each passage by within-passage probability (raw score order)."""
+    per_passage: dict[str, list[Answer]] = {}
+    for answer in answers:
+        per_passage.setdefault(answer.passage.id, []).append(answer)
+    kept = []
+    for members in per_passage.values():
+        kept.extend(sorted(members, key=lambda a: (-(a.score - a.passage_log_norm), -a.score))[:n])
+    return kept
+
+
+def _passage_evidence(spans: list[Answer], retrieval_weight: float, passage_weight: float) -> dict[str, float]:
+    """log pi_d: exp(retrieval_weight * (b_d - b_max) + passage_weight * standardised Z_d), normalised over the passages."""
+    passages = {a.passage.id: a for a in spans}
+    retrieval = {pid: a.passage.score for pid, a in passages.items()}
+    scored = [s for s in retrieval.values() if s is not None]
+    best = max(scored, default=0.0)
+    norms = {pid: a.passage_log_norm for pid, a in passages.items()}
+    mean = sum(norms.values()) / len(norms)
+    sd = math.sqrt(sum((z - mean) ** 2 for z in norms.values()) / len(norms))
+    out = {}
+    for pid in passages:
+        b = retrieval[pid]
+        log_w = retrieval_weight * (b - best) if b is not None else 0.0
+        if sd > 0:
+            log_w += passage_weight * (norms[pid] - mean) / sd
+        out[pid] = log_w
+    top = max(out.values())
+    log_sum = top + math.log(sum(math.exp(w - top) for w in out.values()))
+    return {pid: w - log_sum for pid, w in out.items()}  # normalised: the weights sum to 1
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[^\W_]+")  # a word as the index's unicode61 tokenizer sees one (store.terms)
+
+
+class _LexicalSupport:
+    """o(a, d): the IDF-weighted share of the question's words in the sentence around a span.
+
+    IDF is taken over the passages read for the question: log(1 + N / (1 + df)), N passages,
+    df of them holding the word. Words are folded and stemmed as the index stems them
+    (store.terms); each passage is tokenised once, with offsets.
+    """
+
+    def __init__(self, question: str, passages: dict[str, str]) -> None:
+        from store.terms import terms
+
+        wanted = set(terms(question, drop_stopwords=True)) or set(terms(question))
+        self._words = {pid: _stemmed_words(text) for pid, text in passages.items()}
+        self._sentences = {pid: [0] + [m.end() for m in _SENTENCE_END.finditer(text)] for pid, text in passages.items()}
+        holding = [set(terms) & wanted for _, terms in self._words.values()]
+        n = len(passages)
+        self._idf = {t: math.log(1 + n / (1 + sum(t in h for h in holding))) for t in wanted}
+        self._total = sum(self._idf.values())
+
+    def __call__(self, answer: Answer) -> float:
+        if self._total <= 0:
+            return 0.0
+        offsets, terms = self._words[answer.passage.id]
+        starts = self._sentences[answer.passage.id]
+        first = starts[bisect.bisect_right(starts, answer.start) - 1]
+        following = bisect.bisect_left(starts, answer.end)
+        last = starts[following] if following < len(starts) else math.inf
+        before = terms[bisect.bisect_left(offsets, first) : bisect.bisect_left(offsets, answer.start)]
+        after = terms[bisect.bisect_left(offsets, answer.end) : bisect.bisect_left(offsets, last)]
+        around = set(before) | set(after)
+        return sum(w for t, w in self._idf.items() if t in around) / self._total
+
+
+@functools.lru_cache(maxsize=4096)
+def _stemmed_words(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Start offset and term of each word of `text`, folded and stemmed as store.terms does.
+
+    Words are found in the text itself (so offsets are the text's) and folded one by one; a
+    word that folding splits ("2½" -> "21⁄2") gives all its parts at its offset. Cached: a
+    passage retrieved for many questions is stemmed once.
+    """
+    from store.terms import fold, terms
+
+    found = []
+    for m in _WORD.finditer(text):
+        word = m.group()
+        for part in [word.lower()] if word.isascii() else _WORD.findall(fold(word)):
+            found.append((m.start(), part))
+    return tuple(start for start, _ in found), tuple(terms(" ".join(part for _, part in found)))
 
 
 def _location(answer: Answer) -> tuple[Any, ...]:
@@ -155,12 +317,6 @@ def _location(answer: Answer) -> tuple[Any, ...]:
     if meta.get("file_path") is not None and isinstance(offset, int):
         return ("file", meta["file_path"], offset + answer.start, offset + answer.end)
     return ("passage", answer.passage.id, answer.start, answer.end)
-
-
-def _relative(score: float | None, best: float | None) -> float:
-    if score is None or best is None or best <= 0:
-        return 1.0
-    return max(score, 0.0) / best
 
 
 def _source(answer: Answer, context_chars: int) -> Source:

@@ -147,7 +147,14 @@ def test_eval_squad_retrieval_and_reader_modes(tmp_path, tiny_model):
 
     limited = runner.invoke(cli, ["eval", "squad", str(path), "--mode", "open", "--limit", "1", "--json", "--config", str(config)])
     assert limited.exit_code == 0, limited.output
-    assert set(json.loads(limited.stdout)) == {"questions", "exact_match", "f1", "recall@1", "recall@5", "recall@20", "median_retrieval_ms", "seconds", "questions_per_second"}
+    open_mode = json.loads(limited.stdout)
+    assert set(open_mode) == {
+        "questions", "exact_match", "f1", "recall@1", "recall@5", "recall@20", "median_retrieval_ms", "seconds", "questions_per_second",
+        "f1_top1_passage", "f1_by_retrieve_k",  # issue 13: the curve over retrieve_k from one run
+    }
+    assert list(open_mode["f1_by_retrieve_k"]) == [str(d) for d in range(1, 21)]
+    assert open_mode["f1_by_retrieve_k"]["20"] == round(open_mode["f1"], 3)
+    assert open_mode["f1_by_retrieve_k"]["1"] == open_mode["f1_top1_passage"]
 
 
 def test_eval_qa_on_the_shipped_question_set(tmp_path, tiny_model, monkeypatch):

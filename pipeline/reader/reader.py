@@ -164,7 +164,12 @@ def _answers(
     """Group candidates by question; probabilities are normalised over all spans read for it.
 
     Within a passage, candidates with the same text (ignoring case) are one answer whose
-    probability is their sum, kept at the position of the best of them.
+    probability is their sum, kept at the position of the best of them. The top_k answers
+    of a question are taken evenly across its passages: every passage's best, then every
+    passage's second best, and so on (better first within each round). Raw scores do not
+    compare across passages (issue 13), so a cut by them alone would leave the ranking
+    passages it never sees; with top_k = n x passages, each passage gives its n best.
+    They are returned best first.
     """
     by_question: dict[int, list[int]] = defaultdict(list)
     for pair, (q, _) in enumerate(pairs):
@@ -177,31 +182,33 @@ def _answers(
     for q, question in enumerate(questions):
         norms = [n for pair in by_question.get(q, []) for n in log_norms.get(pair, [])]
         log_z = torch.logsumexp(torch.tensor(norms, dtype=torch.float64), 0).item() if norms else math.inf
-        merged: dict[tuple[int, str], list[Any]] = {}
+        rounds: list[tuple[int, float, float, _Candidate]] = []  # (place in its passage, -probability, -score, candidate)
         for pair in by_question.get(q, []):
             passage = pairs[pair][1]
+            merged: dict[str, list[Any]] = {}
             for c in sorted(per_pair.get(pair, []), key=lambda c: -c.score):
-                text = passage.content[c.start : c.end]
                 probability = math.exp(c.score - log_z) if log_z != math.inf else 0.0
-                key = (pair, text.lower())
+                key = passage.content[c.start : c.end].lower()
                 if key in merged:
                     merged[key][1] += probability
                 else:
                     merged[key] = [c, probability]
-        ranked = sorted(merged.values(), key=lambda m: (-m[1], -m[0].score))[:top_k]
+            best_first = sorted(merged.values(), key=lambda m: (-m[1], -m[0].score))
+            rounds.extend((place, -p, -c.score, c) for place, (c, p) in enumerate(best_first))
+        chosen = sorted(sorted(rounds, key=lambda r: r[:3])[:top_k], key=lambda r: r[1:3])
         results.append(
             [
                 Answer(
                     question,
                     pairs[c.pair][1].content[c.start : c.end],
                     c.score,
-                    probability,
+                    -negative_probability,
                     pairs[c.pair][1],
                     c.start,
                     c.end,
                     _logsumexp(log_norms[c.pair]),
                 )
-                for c, probability in ranked
+                for _, negative_probability, _, c in chosen
             ]
         )
     return results
