@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 _REQUEST = ConfigDict(extra="forbid", strict=True)
 
+
 def _integral(value: Any) -> Any:
     """6.0 as 6: JSON Schema counts a number without a fractional part as an integer, and so
     does the API (strict validation would refuse it); "6" stays a string, and is refused."""
@@ -170,8 +171,8 @@ def _rule(check: Callable[[Any], object], applies: Callable[[Any], bool]) -> Wra
             if applies(value) and not any(error["type"] == "docqa" for error in exc.errors()):
                 try:
                     check(value)
-                except DocqaError as exc:
-                    raise PydanticCustomError("docqa", "{message}", {"message": str(exc)}) from None
+                except DocqaError as refused:
+                    raise PydanticCustomError("docqa", "{message}", {"message": str(refused)}) from None
             raise
 
     return WrapValidator(validate)
