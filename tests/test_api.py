@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pipeline.api import create_app, safe_name
-from pipeline.config import ApiConfig, Config, ReaderConfig, StoreConfig
+from pipeline.config import ApiConfig, AskConfig, Config, ReaderConfig, StoreConfig
 from pipeline.qa import QA
 from store.document_store import SQLiteDocumentStore
 from store.errors import StoreError
@@ -24,6 +24,7 @@ def setup(tmp_path_factory, tiny_model):
     config = Config(
         store=StoreConfig(path=str(folder / "index.db")),
         reader=ReaderConfig(model=str(tiny_model)),
+        ask=AskConfig(min_score=0.0),  # the tiny model's answers are noise that min_score would refuse
         api=ApiConfig(data_folder=str(folder / "uploads"), max_upload_mb=0.05, max_top_k=10, max_batch_request=3),
     )
     store = SQLiteDocumentStore(config.store.path)

@@ -16,11 +16,15 @@ EXAMPLES = REPO / "examples"
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory, tiny_model):
-    """The shipped examples indexed, and a config file pointing the reader at the tiny model."""
+    """The shipped examples indexed, and a config file pointing the reader at the tiny model.
+
+    Its weights are random, so its answers are noise that a calibrated ask.min_score refuses;
+    these tests check the plumbing, so they always answer (min_score 0).
+    """
     folder = tmp_path_factory.mktemp("ask")
     db = folder / "index.db"
     config = folder / "docqa.yaml"
-    config.write_text(f"store:\n  path: {db}\nreader:\n  model: {tiny_model}\n", encoding="utf-8")
+    config.write_text(f"store:\n  path: {db}\nreader:\n  model: {tiny_model}\nask:\n  min_score: 0.0\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["index", str(EXAMPLES), "--config", str(config), "--workers", "0"])
     assert result.exit_code == 0, result.output
     return config
