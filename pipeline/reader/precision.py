@@ -8,7 +8,7 @@ MAX_F1_LOSS, as measured with the trained fixture (BENCHMARKS.md, Reader, "Preci
 
 | mode | F1 loss vs fp32 (fixture) | speed vs fp32 (full-size stand-in, AMD EPYC, avx512_bf16) |
 | --- | ---: | ---: |
-| int8 (dynamic) | 5.55 | about 2.2-2.7x (no faster than bf16 here) |
+| int8 (dynamic) | 5.55 | 2.2-2.9x (about as fast as bf16 here) |
 | bf16 | 0.03 | 2.2-2.8x where the CPU has AVX512-BF16 or AMX; far slower elsewhere (emulated) |
 | fp32 | 0 | 1x |
 
