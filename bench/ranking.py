@@ -4,8 +4,10 @@ Reading is the cost (20-25 passages/s on the 2-core machine at fp32), so the ben
 two steps:
 
     nice -n 5 python bench/ranking.py dump --articles 0-11 --every 3 --precision bf16
-    nice -n 5 python bench/ranking.py dump --articles 12-23 --precision fp32
-    python bench/ranking.py report --tune 0-11 --every 3 --on 12-23 --precision fp32
+    nice -n 5 python bench/ranking.py dump --articles 12-23 --precision bf16
+    python bench/ranking.py sweep                    # each constant varied alone, tuning set
+    python bench/ranking.py report --tune 0-11 --every 3 --on 12-23 --precision bf16
+    python bench/ranking.py plot --precision bf16    # bench/ranking-*.png
 
 `dump`: every paragraph of the SQuAD v1.1 dev public half is indexed as its own document
 (`squad:<paragraph>`, docqa's own cleaner and splitter, as `docqa eval squad` does). For each
@@ -19,9 +21,10 @@ id, passage) in bench/out/ranking/, so the no-answer run reuses the pairs the op
 and an interrupted dump resumes. The question's own paragraph is also read whole, alone, with
 top_k 1, as `docqa eval squad --mode reader` does (the gold-paragraph baseline).
 
-`report` rebuilds `Answer`s from the dump and ranks them with `pipeline.ranking.rank`, so the
-figures are those of the product's own function (F1 at each depth 1..20, no-answer refusal,
-calibration), and writes the plots into bench/.
+`report` and `sweep` rebuild `Answer`s from the dump and rank them with
+`pipeline.ranking.rank`, so the figures are those of the product's own function (F1 at each
+depth 1..20, no-answer refusal, calibration); `plot` draws them into bench/. Results and
+figures: BENCHMARKS.md, "Ranking answers across passages".
 """
 
 from __future__ import annotations
