@@ -121,7 +121,11 @@ def run_batch(
 
     started = time.perf_counter()
     summary.questions = len(items)
-    progress = tqdm(total=len(items), unit="question", desc="asking", disable=not show_progress, dynamic_ncols=True)
+    # One update per chunk of questions, seconds apart on a real model: draw every one
+    # (tqdm's defaults skip updates that come within 0.1 s of the last).
+    progress = tqdm(
+        total=len(items), unit="question", desc="asking", disable=not show_progress, dynamic_ncols=True, mininterval=0, miniters=1
+    )
     try:
         for first in range(0, len(items), CHUNK_QUESTIONS):
             chunk = items[first : first + CHUNK_QUESTIONS]

@@ -16,9 +16,16 @@ WORDS = (
 ).split()
 
 
-def sentence(rng: random.Random, n: int = 12) -> str:
-    words = [rng.choice(WORDS) for _ in range(n)]
-    return " ".join(words).capitalize() + "."
+# Words no test question asks about: bulk text that a retriever never ranks.
+FILLER = (
+    "oak pebble violet nickel harvest pigeon tundra saffron cobalt lagoon ferry anvil "
+    "juniper topaz meteor cinder walnut heron fjord sable quill basalt amber tusk"
+).split()
+
+
+def sentence(rng: random.Random, n: int = 12, words: tuple[str, ...] | list[str] = WORDS) -> str:
+    chosen = [rng.choice(words) for _ in range(n)]
+    return " ".join(chosen).capitalize() + "."
 
 
 def page_text(rng: random.Random, marker: str, sentences: int = 20) -> str:
@@ -116,14 +123,14 @@ def write_corpus(folder: Path, pdfs: int, texts: int, pages: int = 3, seed: int 
     return written
 
 
-def write_large_text(path: Path, megabytes: float, seed: int = 0) -> Path:
+def write_large_text(path: Path, megabytes: float, seed: int = 0, words: list[str] = WORDS) -> Path:
     """A text file of about `megabytes` MB of paragraphs, written in pieces (never whole in memory)."""
     rng = random.Random(seed)
     target = int(megabytes * 1024 * 1024)
     with open(path, "w", encoding="utf-8") as f:
         written = 0
         while written < target:
-            paragraph = " ".join(sentence(rng) for _ in range(rng.randint(3, 12))) + "\n\n"
+            paragraph = " ".join(sentence(rng, words=words) for _ in range(rng.randint(3, 12))) + "\n\n"
             f.write(paragraph)
             written += len(paragraph)
     return path
