@@ -24,11 +24,14 @@ from tests.reliability import consistency_problems, snapshot
 REPO = Path(__file__).resolve().parents[1]
 
 
-def index_process(folder: Path, db: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--db", str(db), *extra],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def index_process(folder: Path, db: Path, *extra: str, log: Path | None = None) -> subprocess.Popen:
+    """`docqa index` in a process of its own; its output goes to pipes, or to `log` for a
+    caller that polls it instead of reading the pipes (a full pipe would block the process)."""
+    command = [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--db", str(db), *extra]
+    if log is None:
+        return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with log.open("w") as output:
+        return subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -130,11 +133,15 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
     questions = tmp_path / "questions.txt"
     questions.write_text("".join(f"Where is the {w} archive?\n" for w in ("river", "harbor", "summit", "copper")), encoding="utf-8")
 
+    # The processes write to files, not pipes: nothing reads them until a process ends, and
+    # on a machine with many pipes open Linux gives new pipes one page (4 KB), which a few
+    # answers fill (the process then blocks on its write and never ends).
     def ask_process() -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "ask", "--batch", str(questions), "--config", str(config)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
+        with (tmp_path / "ask.out").open("w") as out, (tmp_path / "ask.err").open("w") as err:
+            return subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "ask", "--batch", str(questions), "--config", str(config)],
+                cwd=REPO, stdout=out, stderr=err, text=True,
+            )
 
     def index_more(run: int) -> subprocess.Popen:
         # A large text file keeps the indexer writing (streamed, in one long transaction)
@@ -146,7 +153,7 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
         large = write_large_text(tmp_path / f"large{run}.txt", 16, seed=run, words=FILLER)
         larges.append(str(large))
         first_run_only = [str(folder)] if run == 0 else []
-        return index_process(large, db, *first_run_only, "--workers", "2", "--config", str(config))
+        return index_process(large, db, *first_run_only, "--workers", "2", "--config", str(config), log=tmp_path / "index.log")
 
     # The tiny model's answers are noise that ask.min_score would refuse: always answer here.
     qa = QA(Config(store=StoreConfig(path=str(db)), reader=ReaderConfig(model=str(tiny_model)), ask=AskConfig(min_score=0.0)))
@@ -158,7 +165,7 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
     with TestClient(create_app(qa.config, qa)) as client:
         while True:
             if process.poll() is not None:
-                assert process.returncode == 0, process.communicate()
+                assert process.returncode == 0, (tmp_path / "index.log").read_text()
                 if cli_runs_during_indexing or time.monotonic() > deadline:
                     break
                 process, runs = index_more(runs), runs + 1
@@ -172,7 +179,7 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
                     failures.append(f"API answered from uncommitted files {files - committed}")
                 api_answers += len(files)
             if asker.poll() is not None:
-                out, err = asker.communicate()
+                out, err = (tmp_path / "ask.out").read_text(), (tmp_path / "ask.err").read_text()
                 rows = [json.loads(line) for line in out.splitlines()]
                 if asker.returncode != 0 or len(rows) != 4 or any("error" in r for r in rows):
                     failures.append(f"docqa ask exited {asker.returncode}: {err.strip().splitlines()[-1:]}")
@@ -181,7 +188,7 @@ def test_docqa_ask_and_the_api_answer_while_docqa_index_writes(corpus, tmp_path,
                 cli_runs_during_indexing += process.poll() is None
                 asker = ask_process()
             time.sleep(0.2)  # leave the cores to the indexer and the `docqa ask` process
-    asker.communicate()
+    asker.wait()
     print(f"{runs} indexing runs; {cli_runs_during_indexing} `docqa ask` runs within them")
     assert failures == []
     assert api_answers > 0 and cli_runs_during_indexing >= 1
