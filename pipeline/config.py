@@ -56,7 +56,7 @@ class ReaderConfig:
     max_answer_len: int = 30
     top_k: int = 30
     n_best_per_window: int | None = None
-    batch_tokens: int = 16384
+    batch_tokens: int | None = None
     max_batch_size: int = 64
 
     def __post_init__(self) -> None:
@@ -75,7 +75,7 @@ class ReaderConfig:
             check_count(name, getattr(self, name))
         if self.n_best_per_window is not None and self.n_best_per_window < 1:
             raise ValueError(f"n_best_per_window must be >= 1 or null, got {self.n_best_per_window}")
-        if self.batch_tokens < self.max_seq_len:
+        if self.batch_tokens is not None and self.batch_tokens < self.max_seq_len:
             raise ValueError(f"batch_tokens must be >= max_seq_len ({self.max_seq_len}), got {self.batch_tokens}")
 
 

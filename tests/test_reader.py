@@ -134,6 +134,26 @@ def test_same_answers_whatever_the_batching_and_order(tiny_model):
     reference = read(16384, 64, [0, 1, 2, 3])
     assert read(64, 1, [0, 1, 2, 3]) == reference
     assert read(200, 3, [3, 1, 0, 2]) == reference
+    assert read(None, 64, [2, 0, 3, 1]) == reference  # the device's default budget
+
+
+def test_batch_tokens_default_by_device(tiny_model, monkeypatch):
+    from pipeline.reader import reader as reader_module
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert reader_module.batch_tokens(ReaderConfig(), cpu) == 1024
+    assert reader_module.batch_tokens(ReaderConfig(), cuda) == 16384
+    assert reader_module.batch_tokens(ReaderConfig(batch_tokens=4096), cpu) == 4096
+    assert reader_module.batch_tokens(ReaderConfig(max_seq_len=2048, doc_stride=128), cpu) == 2048  # never under one window
+    with pytest.raises(ValueError, match=r"batch_tokens must be >= max_seq_len \(384\), got 100"):
+        ReaderConfig(batch_tokens=100)
+
+    # On a CPU, a read packs its windows under 1,024 tokens.
+    shapes = []
+    original = reader_module._batch_tensors
+    monkeypatch.setattr(reader_module, "_batch_tensors", lambda windows, pad: shapes.append(original(windows, pad)[0].shape) or original(windows, pad))
+    Reader(ReaderConfig(model=str(tiny_model), device="cpu")).read("Where?", random_passages(40, seed=2, words=(60, 120)), top_k=1)
+    assert len(shapes) > 1 and all(rows * length <= 1024 for rows, length in shapes)
 
 
 def test_probabilities_are_normalised_over_all_passages_of_a_question(tiny_model):
