@@ -58,6 +58,23 @@ def test_cased_offsets_are_exact_and_widened_to_words(tiny_model, start_token, e
 
 @pytest.mark.parametrize(
     "start_token, end_token, expected",
+    [
+        ("s", "basin", "river's basin"),  # starts after the apostrophe of "river's": moved to the word's start
+        ("'", "basin", "river's basin"),  # starts at it: the same
+        ("river", "river", "river"),  # ends before "'s": left alone, a whole answer
+        ("Paris", "Paris", "Paris"),  # a quote after a space joins nothing
+        ("covers", "covers", "covers"),
+    ],
+)
+def test_answers_never_start_inside_a_word_joined_by_an_apostrophe(tiny_model, start_token, end_token, expected):
+    text = "The river's basin covers 'Paris'."
+    reader = reader_with_fixed_logits(tiny_model, start_token, end_token)
+    best = reader.read("Where is it?", [Document(content=text)], top_k=1)[0]
+    assert (best.text, text[best.start : best.end]) == (expected, expected)
+
+
+@pytest.mark.parametrize(
+    "start_token, end_token, expected",
     [("##ica", "##ica", "Amazônica"), ("amazon", "##ia", "Amazônica, also called Amazonía"), ("the", "fl", "The Floresta")],
 )
 def test_uncased_offsets_point_into_the_original_text(tiny_uncased_model, start_token, end_token, expected):

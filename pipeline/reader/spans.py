@@ -8,6 +8,11 @@ An answer never starts or ends inside a word, nor with whitespace, for any token
   word: such a word is completed from the words of the whole passage, tokenized alone (the
   pre-tokenizer splits a passage the same way alone or in a pair), once per passage and only
   when a span needs it;
+- an answer never starts just after, or at, an apostrophe between letters: BERT's and
+  RoBERTa's pre-tokenizers split "society's" and "O'Brien" at the apostrophe, and a span
+  starting at "s" or "Brien" starts inside what a reader sees as one word. Such a start
+  moves back to the word before the apostrophe. The end is left alone: "society" out of
+  "society's" is a whole answer (SQuAD's gold answers end so);
 - whitespace at either end is dropped: byte-level BPE tokenizers (RoBERTa, GPT-2) have
   whitespace tokens, and some keep a token's leading space in its offsets (trim_offsets
   false). A span of whitespace only is no answer (None).
@@ -18,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from pipeline.reader.features import Window
+
+APOSTROPHES = "'\u2019"  # ' and ’
 
 
 class PassageWords:
@@ -50,6 +57,7 @@ def char_span(window: Window, text: str, start_token: int, end_token: int, words
         whole = words.word_at(window.pair, start)
         if whole is not None:
             start = min(start, whole[0])
+    start = _before_apostrophes(text, start, window.pair, words)
     if end_word is not None and end_word == window.cut_last_word and end > start:
         whole = words.word_at(window.pair, end - 1)
         if whole is not None:
@@ -59,3 +67,23 @@ def char_span(window: Window, text: str, start_token: int, end_token: int, words
     while end > start and text[end - 1].isspace():
         end -= 1
     return (start, end) if start < end else None
+
+
+def _joined_by_apostrophe(text: str, at: int) -> bool:
+    """Whether text[at] is an apostrophe with a letter or digit on both sides."""
+    return 0 < at < len(text) - 1 and text[at] in APOSTROPHES and text[at - 1].isalnum() and text[at + 1].isalnum()
+
+
+def _before_apostrophes(text: str, start: int, pair: int, words: PassageWords) -> int:
+    """`start`, moved back over apostrophes between letters to the start of the word they join."""
+    while True:
+        if _joined_by_apostrophe(text, start):
+            before = start - 1
+        elif start >= 2 and _joined_by_apostrophe(text, start - 1):
+            before = start - 2
+        else:
+            return start
+        whole = words.word_at(pair, before)
+        if whole is None or whole[0] >= start:
+            return start
+        start = whole[0]
