@@ -3,10 +3,11 @@
 Starts `docqa serve` (the real command, stand-in model, CPU) over a database of the SQuAD
 public half's paragraphs, runs `--clients` concurrent clients posting SQuAD questions to
 /ask for `--seconds`, and records answered questions per second, errors and p50/p99
-latency; then the same with api.micro_batching off, in the same run. Traffic goes only to
-127.0.0.1 and stops by itself.
+latency; then the same with api.micro_batching off, in the same run, `--repeats` times (the
+order alternating), so that the ratio on/off is taken between neighbours. Traffic goes only
+to 127.0.0.1 and stops by itself.
 
-    python bench/api.py [--clients 64] [--seconds 60] [--retrieve-k 2]
+    python bench/api.py [--clients 64] [--seconds 60] [--retrieve-k 2] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--retrieve-k", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     from bench.reader import standin
@@ -106,30 +108,41 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="docqa-bench-api-"))
     db = work / "squad.db"
     index_paragraphs(paragraphs, db, IngestOptions()).close()
-    results = {}
-    for batching in (True, False):
-        config = work / f"batching-{batching}.yaml"
-        config.write_text(
-            f"store:\n  path: {db}\nretriever:\n  top_k: {args.retrieve_k}\n"
-            f"reader:\n  model: {standin()}\n  device: cpu\n"
-            f"api:\n  micro_batching: {'true' if batching else 'false'}\n  data_folder: {work / 'uploads'}\n",
-            encoding="utf-8",
-        )
-        port = free_port()
-        process = serve(config, port)
-        try:
-            results[batching] = asyncio.run(load(f"http://127.0.0.1:{port}", [q.question for q in questions], args.clients, args.seconds))
-        finally:
-            process.terminate()
-            process.wait(30)
-        print(f"micro-batching {'on' if batching else 'off'}: {results[batching]}", file=sys.stderr)
+    runs: list[dict[bool, dict[str, float]]] = []
+    for repeat in range(args.repeats):
+        results = {}
+        for batching in (True, False) if repeat % 2 == 0 else (False, True):
+            config = work / f"batching-{batching}.yaml"
+            config.write_text(
+                f"store:\n  path: {db}\nretriever:\n  top_k: {args.retrieve_k}\n"
+                f"reader:\n  model: {standin()}\n  device: cpu\n"
+                f"api:\n  micro_batching: {'true' if batching else 'false'}\n  data_folder: {work / 'uploads'}\n",
+                encoding="utf-8",
+            )
+            port = free_port()
+            process = serve(config, port)
+            try:
+                results[batching] = asyncio.run(load(f"http://127.0.0.1:{port}", [q.question for q in questions], args.clients, args.seconds))
+            finally:
+                process.terminate()
+                process.wait(30)
+            print(f"repeat {repeat + 1}, micro-batching {'on' if batching else 'off'}: {results[batching]}", file=sys.stderr)
+        runs.append(results)
 
-    on, off = results[True], results[False]
-    print(f"\n{args.clients} clients, {args.seconds:g} s each, {args.retrieve_k} passages read per question, stand-in model, CPU {os.cpu_count()} cores\n")
-    print("| micro-batching | answered | errors | questions/s | p50 s | p99 s |\n|---|---:|---:|---:|---:|---:|")
-    for name, r in (("on", on), ("off", off)):
-        print(f"| {name} | {r['answered']} | {r['errors']} | {r['qps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} |")
-    print(f"\nthroughput on / off: {on['qps'] / off['qps']:.2f}x")
+    from bench.batch_tokens import cpu_name
+
+    print(
+        f"\n{cpu_name()}, {os.cpu_count()} cores; {args.clients} clients, {args.seconds:g} s each, "
+        f"{args.retrieve_k} passages read per question, stand-in model\n"
+    )
+    print("| repeat | micro-batching | answered | errors | questions/s | p50 s | p99 s | on / off |\n|---:|---|---:|---:|---:|---:|---:|---:|")
+    ratios = []
+    for repeat, results in enumerate(runs, start=1):
+        ratios.append(results[True]["qps"] / results[False]["qps"])
+        for name, r in (("on", results[True]), ("off", results[False])):
+            ratio = f"{ratios[-1]:.2f}x" if name == "on" else ""
+            print(f"| {repeat} | {name} | {r['answered']} | {r['errors']} | {r['qps']:.2f} | {r['p50']:.2f} | {r['p99']:.2f} | {ratio} |")
+    print(f"\nthroughput on / off, median of {len(ratios)}: {statistics.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":
