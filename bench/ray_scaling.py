@@ -136,7 +136,10 @@ def main() -> None:
     for name, values in index_seconds.items():
         m = statistics.median(values)
         print(f"| {name} | {m:.2f} | {pages / m:.0f} | {base / m:.2f}x |")
-    print(f"\nBatch questions: {args.questions} questions x 2 paragraphs, full-size stand-in, fp32:\n")
+    from pipeline.reader.precision import cpu_bf16_flag, resolve_precision
+
+    precision = resolve_precision(config.reader.precision, "cpu", cpu_bf16_flag())[0]
+    print(f"\nBatch questions: {args.questions} questions x 2 paragraphs, full-size stand-in, {precision} (reader.precision auto here):\n")
     print("| run | seconds | questions/s | vs single machine |\n|---|---:|---:|---:|")
     base = statistics.median(ask_seconds["single machine (2 torch threads)"])
     for name, values in ask_seconds.items():
