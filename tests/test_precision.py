@@ -101,5 +101,6 @@ def test_docqa_config_says_what_precision_auto_picks_here_and_why():
 
     result = CliRunner().invoke(cli, ["config"])
     assert result.exit_code == 0
+    assert result.stdout.splitlines()[-2] == "# reader.batch_tokens here: 1024 on the CPU; 16384 if a GPU is found (null: by device)"
     assert result.stdout.splitlines()[-1] == f"# reader.precision here: {describe_precision(ReaderConfig())}"
     assert "auto on this CPU: " in result.stdout.splitlines()[-1]

@@ -156,14 +156,18 @@ def test_same_answers_whatever_the_batching_and_order(tiny_model):
 
 def test_batch_tokens_default_by_device(tiny_model, monkeypatch):
     from pipeline.reader import reader as reader_module
+    from pipeline.reader.features import batch_tokens, describe_batch_tokens
 
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert reader_module.batch_tokens(ReaderConfig(), cpu) == 1024
-    assert reader_module.batch_tokens(ReaderConfig(), cuda) == 16384
-    assert reader_module.batch_tokens(ReaderConfig(batch_tokens=4096), cpu) == 4096
-    assert reader_module.batch_tokens(ReaderConfig(max_seq_len=2048, doc_stride=128), cpu) == 2048  # never under one window
+    assert batch_tokens(ReaderConfig(), "cpu") == 1024
+    assert batch_tokens(ReaderConfig(), "cuda") == 16384
+    assert batch_tokens(ReaderConfig(batch_tokens=4096), "cpu") == 4096
+    assert batch_tokens(ReaderConfig(max_seq_len=2048, doc_stride=128), "cpu") == 2048  # never under one window
     with pytest.raises(ValueError, match=r"batch_tokens must be >= max_seq_len \(384\), got 100"):
         ReaderConfig(batch_tokens=100)
+    assert describe_batch_tokens(ReaderConfig()) == "1024 on the CPU; 16384 if a GPU is found (null: by device)"
+    assert describe_batch_tokens(ReaderConfig(device="cpu")) == "1024 (null: by device)"
+    assert describe_batch_tokens(ReaderConfig(device="cuda:1")) == "16384 (null: by device)"
+    assert describe_batch_tokens(ReaderConfig(batch_tokens=2048)) == "2048"
 
     # On a CPU, a read packs its windows under 1,024 tokens.
     shapes = []

@@ -423,12 +423,14 @@ def model_check(config: Config) -> None:
 @common_options
 def show_config(config: Config) -> None:
     """Print the effective configuration (defaults, then --config, then --db) as YAML,
-    and what reader.precision resolves to on this machine, and why, as a comment."""
+    and what reader.batch_tokens and reader.precision resolve to on this machine, and why, as comments."""
     import yaml
 
+    from pipeline.reader.features import describe_batch_tokens
     from pipeline.reader.precision import describe_precision
 
     click.echo(yaml.safe_dump(config.to_dict(), sort_keys=False), nl=False)
+    click.echo(f"# reader.batch_tokens here: {describe_batch_tokens(config.reader)}")
     click.echo(f"# reader.precision here: {describe_precision(config.reader)}")
 
 

@@ -27,7 +27,7 @@ from store.errors import check_count
 from pipeline.answers import Answer
 from pipeline.config import ReaderConfig
 from pipeline.reader.decode import best_spans
-from pipeline.reader.features import Window, make_windows, pack, truncate_questions
+from pipeline.reader.features import Window, batch_tokens, make_windows, pack, truncate_questions
 from pipeline.reader.loading import LoadedModel, load
 from pipeline.reader.spans import PassageWords, char_span
 
@@ -39,20 +39,6 @@ logger = logging.getLogger(__name__)
 # (question, passage) pairs tokenized and read at a time: enough windows for well-filled
 # batches, few enough that their encodings stay small.
 _CHUNK_PAIRS = 512
-
-# Tokens per forward pass when reader.batch_tokens is null, by device (BENCHMARKS.md, "Batch
-# size on a CPU"). A GPU is fed large batches; on a CPU a batch of 16,384 tokens reads 1.3x
-# slower than batches of 1,024 (their activations outgrow the caches; fp32 and bf16 alike),
-# and 1,024 reads 1.2x faster than one question's 2 windows at a time.
-BATCH_TOKENS = {"cpu": 1024}
-BATCH_TOKENS_ACCELERATOR = 16384
-
-
-def batch_tokens(config: ReaderConfig, device: torch.device) -> int:
-    """reader.batch_tokens, or the device's default when it is null (never under one window)."""
-    if config.batch_tokens is not None:
-        return config.batch_tokens
-    return max(config.max_seq_len, BATCH_TOKENS.get(device.type, BATCH_TOKENS_ACCELERATOR))
 
 
 @dataclass(frozen=True)
@@ -96,7 +82,7 @@ class Reader:
         self.warm_up()
         assert self._loaded is not None
         asked = truncate_questions(self._loaded.tokenizer, list(questions), self.config.max_question_len)
-        budget = batch_tokens(self.config, self._loaded.device)
+        budget = batch_tokens(self.config, self._loaded.device.type)
 
         candidates: list[_Candidate] = []
         log_norms: dict[int, list[float]] = defaultdict(list)  # per pair
