@@ -2,14 +2,18 @@
 
 Each (question, passage) pair becomes one or more windows of at most `max_seq_len` tokens
 (`[CLS] question [SEP] passage part [SEP]`); a passage longer than one window is read in
-windows overlapping by `doc_stride` tokens, so no part of it is skipped.
+windows overlapping by `doc_stride` tokens, so no part of it is skipped. Batches hold at most
+`reader.batch_tokens` tokens, by device when it is null.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.config import ReaderConfig
 
 logger = logging.getLogger(__name__)
 
@@ -75,14 +79,14 @@ BATCH_TOKENS = {"cpu": 1024}
 BATCH_TOKENS_ACCELERATOR = 16384
 
 
-def batch_tokens(config: Any, device_type: str) -> int:
+def batch_tokens(config: ReaderConfig, device_type: str) -> int:
     """reader.batch_tokens of a ReaderConfig, or the device's default when it is null (never under one window)."""
     if config.batch_tokens is not None:
         return int(config.batch_tokens)
     return max(config.max_seq_len, BATCH_TOKENS.get(device_type, BATCH_TOKENS_ACCELERATOR))
 
 
-def describe_batch_tokens(config: Any) -> str:
+def describe_batch_tokens(config: ReaderConfig) -> str:
     """What reader.batch_tokens is on this machine, for `docqa config` (no torch import: with
     device auto, both cases are named)."""
     if config.batch_tokens is not None:
