@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,12 +23,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SQUAD = REPO.parent / "shared" / "data" / "squad" / "dev-v1.1-public.json"
 sys.path.insert(0, str(REPO))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def load(url: str, questions: list[str], clients: int, seconds: float) -> dict[str, float]:
@@ -71,27 +62,6 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
     }
 
 
-def serve(config: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "serve", "--config", str(config), "--port", str(port)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    import httpx
-
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError("docqa serve did not become ready")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=64)
@@ -100,7 +70,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from bench.reader import standin
+    from bench.api_fuzz import free_port, serve
+    from bench.reader import cpu_name, standin
     from ingest.options import IngestOptions
     from pipeline.evaluate import index_paragraphs, load_squad
 
@@ -120,7 +91,7 @@ def main() -> None:
                 encoding="utf-8",
             )
             port = free_port()
-            process = serve(config, port)
+            process = serve(config, port, work / f"serve-{'on' if batching else 'off'}.log")
             try:
                 results[batching] = asyncio.run(load(f"http://127.0.0.1:{port}", [q.question for q in questions], args.clients, args.seconds))
             finally:
@@ -129,10 +100,8 @@ def main() -> None:
             print(f"repeat {repeat + 1}, micro-batching {'on' if batching else 'off'}: {results[batching]}", file=sys.stderr)
         runs.append(results)
 
-    from bench.batch_tokens import cpu_name
-
     print(
-        f"\n{cpu_name()}, {os.cpu_count()} cores; {args.clients} clients, {args.seconds:g} s each, "
+        f"\n{cpu_name()}; {args.clients} clients, {args.seconds:g} s each, "
         f"{args.retrieve_k} passages read per question, stand-in model\n"
     )
     print("| repeat | micro-batching | answered | errors | questions/s | p50 s | p99 s | on / off |\n|---:|---|---:|---:|---:|---:|---:|---:|")

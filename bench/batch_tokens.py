@@ -14,7 +14,6 @@ times; the table gives medians and each budget's speed relative to 16,384 (the o
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,13 +27,6 @@ sys.path.insert(0, str(REPO))
 BUDGETS = (384, 768, 1024, 2048, 4096, 16384)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--precision", default="auto")
@@ -42,7 +34,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from bench.reader import standin
+    from bench.reader import cpu_name, standin
     from ingest.options import IngestOptions
     from pipeline.config import Config, ReaderConfig, RetrieverConfig, StoreConfig
     from pipeline.evaluate import index_paragraphs, load_squad

@@ -67,6 +67,15 @@ def ask_once(qa, questions: list[str], passages: list) -> float:  # type: ignore
     return time.perf_counter() - started
 
 
+def print_table(seconds: dict[str, list[float]], work: int, unit: str, rate: str) -> None:
+    """Median seconds, rate and speed against the first run (the single machine) of each run."""
+    print(f"| run | seconds | {unit} | vs single machine |\n|---|---:|---:|---:|")
+    base = statistics.median(next(iter(seconds.values())))
+    for name, values in seconds.items():
+        m = statistics.median(values)
+        print(f"| {name} | {m:.2f} | {rate.format(work / m)} | {base / m:.2f}x |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pdfs", type=int, default=60)
@@ -128,23 +137,15 @@ def main() -> None:
         finally:
             stop_cluster(cluster)
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    print(f"\nCPU: {cpu}, {os.cpu_count()} cores; median of {args.repeats}\n")
-    print(f"Indexing {args.pdfs} PDFs x {args.pages} pages ({pages} pages):\n")
-    print("| run | seconds | pages/s | vs single machine |\n|---|---:|---:|---:|")
-    base = statistics.median(index_seconds["single machine, 2 worker processes"])
-    for name, values in index_seconds.items():
-        m = statistics.median(values)
-        print(f"| {name} | {m:.2f} | {pages / m:.0f} | {base / m:.2f}x |")
+    from bench.reader import cpu_name
     from pipeline.reader.precision import cpu_bf16_flag, resolve_precision
 
+    print(f"\nCPU: {cpu_name()}; median of {args.repeats}\n")
+    print(f"Indexing {args.pdfs} PDFs x {args.pages} pages ({pages} pages):\n")
+    print_table(index_seconds, pages, "pages/s", "{:.0f}")
     precision = resolve_precision(config.reader.precision, "cpu", cpu_bf16_flag())[0]
     print(f"\nBatch questions: {args.questions} questions x 2 paragraphs, full-size stand-in, {precision} (reader.precision auto here):\n")
-    print("| run | seconds | questions/s | vs single machine |\n|---|---:|---:|---:|")
-    base = statistics.median(ask_seconds["single machine (2 torch threads)"])
-    for name, values in ask_seconds.items():
-        m = statistics.median(values)
-        print(f"| {name} | {m:.2f} | {args.questions / m:.2f} | {base / m:.2f}x |")
+    print_table(ask_seconds, args.questions, "questions/s", "{:.2f}")
     print("\nJob start overhead:\n\n| what | seconds |\n|---|---:|")
     for name, values in overhead.items():
         print(f"| {name} | {statistics.median(values):.2f} |")
