@@ -220,28 +220,32 @@ class Item:
     own: str  # the reader's answer from the question's own paragraph (reader mode)
     open: list[list[Any]]  # per passage retrieved from the full index: the Answers read from it
     none: list[list[Any]]  # the same from the index without the question's article
+    counts: dict[str, Any]  # "open", "none": the WordCounts of the question's words in the passages retrieved
 
 
 def items(chosen: list[Question], precision: str) -> list[Item]:
     from store.haystack_compat import Document
 
     from pipeline.answers import Answer
+    from pipeline.ranking import word_counts
 
     retrieved = json.loads((OUT / "retrieval.json").read_text())
     reads = load_reads(precision)
     out = []
     for q in chosen:
-        runs = {}
+        runs, counts = {}, {}
         for run in ("open", "none"):
-            passages = []
+            passages, docs = [], []
             for d in retrieved[q.id][run]:
                 file, _, offset = d["key"].rpartition("#")
                 doc = Document(id=d["key"], content=d["content"], meta={"file_path": file, "split_idx_start": int(offset)}, score=d["score"])
                 record = reads[(q.id, d["key"])]
                 passages.append([Answer(q.question, t, score, p, doc, s, e, record["log_norm"]) for t, s, e, score, p in record["candidates"]])
+                docs.append(doc)
             runs[run] = passages
+            counts[run] = word_counts(q.question, docs)  # the 20 retrieved, whatever the depth read (as QA ranks)
         own = reads[(q.id, "reader-mode")]["candidates"]
-        out.append(Item(q, own[0][0] if own else "", runs["open"], runs["none"]))
+        out.append(Item(q, own[0][0] if own else "", runs["open"], runs["none"], counts))
     return out
 
 
@@ -257,7 +261,7 @@ def top_answer(item: Item, run: str, depth: int, constants: Any, retrieval_weigh
     from pipeline.ranking import rank
 
     answers = [a for passage in getattr(item, run)[:depth] for a in passage]
-    ranking = rank(item.question.question, answers, top_k=1, retrieval_weight=retrieval_weight, constants=constants)
+    ranking = rank(item.question.question, answers, top_k=1, retrieval_weight=retrieval_weight, constants=constants, counts=item.counts[run])
     best = ranking.answers or ranking.candidates
     return (best[0].text, best[0].score, best[0].probability) if best else ("", 0.0, 0.0)
 

@@ -27,7 +27,7 @@ from store.errors import DocqaError
 from pipeline.checks import QuestionError
 from pipeline.config import Config
 from pipeline.normalize import normalize_answer
-from pipeline.ranking import Ranking
+from pipeline.ranking import Ranking, word_counts
 
 if TYPE_CHECKING:
     from pipeline.qa import QA
@@ -183,10 +183,15 @@ def evaluate_squad(
                 # The ranking of the candidates of the top d passages is the answer docqa gives
                 # when it reads d passages (the reader takes each passage's best evenly), so one
                 # reading gives the whole curve over retrieve_k; d = 1 is the top-1-passage baseline.
+                # The words are weighed by the passages retrieved, as QA.retrieve gives them.
+                counts = [word_counts(q.question, docs) for q, docs in zip(questions, retrieved)]
                 by_depth = {}
                 for d in range(1, depth + 1):
                     top = [{p.id for p in docs[:d]} for docs in passages]
-                    ranked = [qa.rank(q.question, [a for a in answers if a.passage.id in ids], top_k=1) for q, answers, ids in zip(questions, read, top)]
+                    ranked = [
+                        qa.rank(q.question, [a for a in answers if a.passage.id in ids], top_k=1, counts=c)
+                        for q, answers, ids, c in zip(questions, read, top, counts)
+                    ]
                     by_depth[d] = {q.id: _top_text(r) for q, r in zip(questions, ranked)}
                 predictions = by_depth[depth]
                 result.update(squad_scores(predictions, questions))
@@ -274,8 +279,9 @@ def evaluate_qa(path: str | Path, qa: QA, predictions_path: str | Path | None = 
     qa.check_not_empty()
     options = qa.options()
     retrieved = [qa.retrieve(item.question, options) for item in items]
-    # The passages just retrieved are the ones read: no second retrieval.
-    rankings = qa.answer([item.question for item in items], retrieved, top_k=1, show_progress=show_progress)
+    # The passages just retrieved are the ones read (the first k): no second retrieval.
+    rankings = qa.answer([item.question for item in items], retrieved, top_k=1, show_progress=show_progress, retrieve_k=k)
+    retrieved = [docs[:k] for docs in retrieved]
     predictions = [_top_text(r) for r in rankings]
     seconds = time.perf_counter() - started
     n = len(items)

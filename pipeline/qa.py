@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from pipeline.checks import (
     check_questions,
 )
 from pipeline.config import AskConfig, Config, load_config
-from pipeline.ranking import CANDIDATES_PER_PASSAGE, Ranking, rank
+from pipeline.ranking import CANDIDATES_PER_PASSAGE, TERM_PASSAGES, Ranking, WordCounts, rank, word_counts
 from pipeline.retriever import make_retriever
 
 if TYPE_CHECKING:
@@ -66,15 +66,32 @@ class AskOptions:
 
 @component
 class AnswerRanker:
-    """rank() as a Haystack component: ExtractedAnswers in, merged and ranked answers out."""
+    """rank() as a Haystack component: ExtractedAnswers in, merged and ranked answers out.
+
+    `documents`: the passages retrieved for the query, best first, whose words weigh the
+    query's (ranking.word_counts); without them, the answers' passages.
+    """
 
     def __init__(self, settings: AskConfig, top_k: int) -> None:
         self.settings, self.top_k = settings, top_k
 
     @component.output_types(ranking=Ranking)
-    def run(self, query: str, answers: list[ExtractedAnswer]) -> dict[str, Any]:
+    def run(self, query: str, answers: list[ExtractedAnswer], documents: list[Document] | None = None) -> dict[str, Any]:
         spans = [Answer.from_extracted_answer(a) for a in answers]
-        return {"ranking": _rank(query, spans, self.top_k, self.settings)}
+        counts = None if documents is None else word_counts(query, documents)
+        return {"ranking": _rank(query, spans, self.top_k, self.settings, counts)}
+
+
+@component
+class FirstDocuments:
+    """The first `top_k` documents (the pipeline retrieves more than it reads: QA.retrieve)."""
+
+    def __init__(self, top_k: int) -> None:
+        self.top_k = top_k
+
+    @component.output_types(documents=list[Document])
+    def run(self, documents: list[Document]) -> dict[str, Any]:
+        return {"documents": documents[: self.top_k]}
 
 
 class QA:
@@ -170,21 +187,32 @@ class QA:
         """ask_batch with options from options(): check the questions, retrieve, read and rank."""
         self.check_questions(questions)
         self.check_not_empty()
-        passages = [self.retrieve(q, options) for q in questions]
-        return self._read_and_rank(questions, passages, options.top_k, show_progress, options.retrieve_k)
+        retrieved = [self.retrieve(q, options) for q in questions]
+        return self._read_and_rank(questions, retrieved, options.top_k, show_progress, options.retrieve_k)
 
     def answer(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int | None = None, show_progress: bool = False
+        self,
+        questions: Sequence[str],
+        passages: Sequence[Sequence[Document]],
+        top_k: int | None = None,
+        show_progress: bool = False,
+        retrieve_k: int | None = None,
     ) -> list[Ranking]:
-        """Ranked answers for each question from passages the caller already has (one list per question)."""
+        """Ranked answers for each question from passages the caller already has (one list per question, best first).
+
+        The first `retrieve_k` passages of each list are read (all when None); the first
+        TERM_PASSAGES weigh the question's words (as retrieve() gives them, `answer` ranks as `ask`).
+        """
         self.check_questions(questions)
         top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k)
-        return self._read_and_rank(questions, passages, top_k, show_progress)
+        return self._read_and_rank(questions, passages, top_k, show_progress, retrieve_k)
 
     def retrieve(self, question: str, options: AskOptions) -> list[Document]:
-        """The passages read for `question` under `options`, best first."""
+        """The passages retrieved for `question` under `options`, best first: the first
+        `options.retrieve_k` are read, and at least TERM_PASSAGES weigh the question's words."""
+        top_k = max(options.retrieve_k, TERM_PASSAGES)
         result = self.retriever.run(
-            question, top_k=options.retrieve_k, filters=options.filters, paths=list(options.paths) or None, file_ids=list(options.file_ids) or None
+            question, top_k=top_k, filters=options.filters, paths=list(options.paths) or None, file_ids=list(options.file_ids) or None
         )
         documents: list[Document] = result["documents"]
         return documents
@@ -207,16 +235,23 @@ class QA:
         """The reader's candidates for each question from its passages (at most `depth` each), as rank() needs them."""
         return self.reader.read_batch(list(questions), passages, top_k=self.candidates(top_k, depth), show_progress=show_progress)
 
-    def rank(self, question: str, answers: list[Answer], top_k: int) -> Ranking:
-        """The ranking of read() candidates with the ask section's settings."""
-        return _rank(question, answers, top_k, self.config.ask)
+    def rank(self, question: str, answers: list[Answer], top_k: int, counts: WordCounts | None = None) -> Ranking:
+        """The ranking of read() candidates with the ask section's settings.
+
+        `counts`: ranking.word_counts() of the passages retrieved (retrieve()); None counts the
+        words in the answers' passages.
+        """
+        return _rank(question, answers, top_k, self.config.ask, counts)
 
     def _read_and_rank(
-        self, questions: Sequence[str], passages: Sequence[Sequence[Document]], top_k: int, show_progress: bool, retrieve_k: int | None = None
+        self, questions: Sequence[str], retrieved: Sequence[Sequence[Document]], top_k: int, show_progress: bool, retrieve_k: int | None = None
     ) -> list[Ranking]:
+        """Read the first `retrieve_k` of each question's passages (all when None) and rank their answers."""
+        passages = retrieved if retrieve_k is None else [docs[:retrieve_k] for docs in retrieved]
         depth = max((len(p) for p in passages), default=0) if retrieve_k is None else retrieve_k
         read = self.read(questions, passages, top_k, depth, show_progress)
-        return [self.rank(q, answers, top_k) for q, answers in zip(questions, read)]
+        counts = [word_counts(q, docs) for q, docs in zip(questions, retrieved)]
+        return [self.rank(q, answers, top_k, c) for q, answers, c in zip(questions, read, counts)]
 
     def haystack_pipeline(self) -> Pipeline:
         """The retriever, reader and ranking as a new haystack.Pipeline (query in, ranking out).
@@ -227,19 +262,28 @@ class QA:
         """
         from pipeline.reader.component import ExtractiveReader
 
-        ask = self.config.ask
+        ask, retrieve_k = self.config.ask, self.config.retriever.top_k
         pipe = Pipeline()
-        pipe.add_component("retriever", make_retriever(self.store, self.config.retriever))
-        reader_top_k = self.candidates(ask.top_k, self.config.retriever.top_k)
+        pipe.add_component("retriever", make_retriever(self.store, replace(self.config.retriever, top_k=max(retrieve_k, TERM_PASSAGES))))
+        pipe.add_component("read", FirstDocuments(retrieve_k))
+        reader_top_k = self.candidates(ask.top_k, retrieve_k)
         pipe.add_component("reader", ExtractiveReader(reader=self.reader, top_k=reader_top_k))
         pipe.add_component("ranker", AnswerRanker(ask, ask.top_k))
-        pipe.connect("retriever.documents", "reader.documents")
+        pipe.connect("retriever.documents", "read.documents")
+        pipe.connect("read.documents", "reader.documents")
+        pipe.connect("retriever.documents", "ranker.documents")
         pipe.connect("reader.answers", "ranker.answers")
         return pipe
 
 
-def _rank(question: str, answers: list[Answer], top_k: int, settings: AskConfig) -> Ranking:
+def _rank(question: str, answers: list[Answer], top_k: int, settings: AskConfig, counts: WordCounts | None) -> Ranking:
     """The ranking with the ask section's settings: the one place QA and AnswerRanker call rank()."""
     return rank(
-        question, answers, top_k=top_k, retrieval_weight=settings.retrieval_weight, min_score=settings.min_score, context_chars=settings.context_chars
+        question,
+        answers,
+        top_k=top_k,
+        retrieval_weight=settings.retrieval_weight,
+        min_score=settings.min_score,
+        context_chars=settings.context_chars,
+        counts=counts,
     )

@@ -23,9 +23,13 @@ into an estimate of the probability that the answer is right:
   for the passage as a whole, standardised over the passages read, so that neither an offset
   nor the scale of the model's logits changes its weight (no weight with one passage).
 - o(a, d) in [0, 1], lexical support: the share of the question's words (stemmed, stopwords
-  dropped, weighted by inverse document frequency among the passages read) found in the
-  sentence around the span, the span itself left out. The reader finds a plausible span of the
-  right type in every passage; the one whose sentence restates the question answers it.
+  dropped) found in the sentence around the span, the span itself left out, each word weighted
+  by its inverse document frequency among the TERM_PASSAGES best passages retrieved. The
+  reader finds a plausible span of the right type in every passage; the one whose sentence
+  restates the question answers it. IDF among the retrieved passages weighs the words that
+  tell them apart (a topic word they all hold weighs little); taking it over a fixed number of
+  them (`word_counts`, however many are read) means that a passage read later changes the
+  answer only by what it says, not by how much each question word counts.
 - The sum over passages is the agreement of several passages on one answer; one location seen
   through two overlapping passages counts once (its best w). Only the CANDIDATES_PER_PASSAGE
   best spans of each passage (by p(a|d)) take part, so that shares do not depend on how many
@@ -48,14 +52,17 @@ import bisect
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from store.errors import check_count
 
 from pipeline.answers import Answer
 from pipeline.normalize import normalize_answer
+
+if TYPE_CHECKING:
+    from haystack import Document
 
 RETRIEVAL_WEIGHT = 0.2  # per BM25 point; the default of ask.retrieval_weight
 
@@ -80,6 +87,30 @@ class Constants:
 
 CONSTANTS = Constants()
 CANDIDATES_PER_PASSAGE = CONSTANTS.per_passage
+
+
+TERM_PASSAGES = 20  # the best passages retrieved whose words weigh the question's words
+
+
+@dataclass(frozen=True)
+class WordCounts:
+    """How many passages the question's words were counted in, and how many of them hold each word."""
+
+    passages: int
+    holding: Mapping[str, int]  # question_words() -> passages holding it (missing: none)
+
+
+def question_words(question: str) -> list[str]:
+    """The stemmed words of `question` the lexical support weighs: its non-stopwords (or all its words)."""
+    from store.terms import terms
+
+    return list(dict.fromkeys(terms(question, drop_stopwords=True) or terms(question)))
+
+
+def word_counts(question: str, passages: Sequence[Document]) -> WordCounts:
+    """The counts of `question`'s words in the first TERM_PASSAGES of `passages` (best first)."""
+    counted = [set(_stemmed_words(p.content or "")[1]) for p in passages[:TERM_PASSAGES]]
+    return WordCounts(len(counted), {w: sum(w in terms for terms in counted) for w in question_words(question)})
 
 
 @dataclass(frozen=True)
@@ -172,6 +203,7 @@ def rank(
     min_score: float = 0.0,
     context_chars: int = 200,
     constants: Constants = CONSTANTS,
+    counts: WordCounts | None = None,
 ) -> Ranking:
     """Merge and rank the reader's answers for one question, from every passage read for it.
 
@@ -179,7 +211,9 @@ def rank(
     person would answer, as measured on held-out SQuAD): the formula of the module docstring.
     `answers` are the reader's candidates with their passages (Document.score: the retrieval
     score, None without retrieval); give every passage read, with at least
-    `constants.per_passage` candidates of each where it has that many.
+    `constants.per_passage` candidates of each where it has that many. `counts`: word_counts()
+    of the passages retrieved for the question; None takes them from the answers' passages,
+    best retrieval score first.
     """
     check_count("top_k", top_k)
     if retrieval_weight < 0:
@@ -190,7 +224,10 @@ def rank(
     if not spans:
         return Ranking(question, [], [])
     passage_log_weight = _passage_evidence(spans, retrieval_weight, constants.passage)
-    support = _LexicalSupport(question, {a.passage.id: a.passage.content or "" for a in spans})
+    if counts is None:
+        read = {a.passage.id: a.passage for a in answers}.values()
+        counts = word_counts(question, sorted(read, key=lambda d: -math.inf if d.score is None else -d.score))
+    support = _LexicalSupport(question, {a.passage.id: a.passage.content or "" for a in spans}, counts)
 
     by_location: dict[tuple[Any, ...], tuple[float, Answer]] = {}
     for answer in spans:
@@ -263,20 +300,17 @@ _WORD = re.compile(r"[^\W_]+")  # a word as the index's unicode61 tokenizer sees
 class _LexicalSupport:
     """o(a, d): the IDF-weighted share of the question's words in the sentence around a span.
 
-    IDF is taken over the passages read for the question: log(1 + N / (1 + df)), N passages,
-    df of them holding the word. Words are folded and stemmed as the index stems them
-    (store.terms); each passage is tokenised once, with offsets.
+    IDF is log(1 + N / (1 + df)), N passages counted (`counts`, word_counts()), df of them
+    holding the word. Words are folded and stemmed as the index stems them (store.terms);
+    each passage is tokenised once, with offsets.
     """
 
-    def __init__(self, question: str, passages: dict[str, str]) -> None:
-        from store.terms import terms
-
-        wanted = set(terms(question, drop_stopwords=True)) or set(terms(question))
+    def __init__(self, question: str, passages: dict[str, str], counts: WordCounts) -> None:
+        wanted = question_words(question)
         self._words = {pid: _stemmed_words(text) for pid, text in passages.items()}
         self._sentences = {pid: [0] + [m.end() for m in _SENTENCE_END.finditer(text)] for pid, text in passages.items()}
-        holding = [set(terms) & wanted for _, terms in self._words.values()]
-        n = len(passages)
-        self._idf = {t: math.log(1 + n / (1 + sum(t in h for h in holding))) for t in wanted}
+        n = counts.passages
+        self._idf = {t: math.log(1 + n / (1 + counts.holding.get(t, 0))) for t in wanted}
         self._total = sum(self._idf.values())
 
     def __call__(self, answer: Answer) -> float:

@@ -120,6 +120,21 @@ def test_python_api_and_haystack_pipeline_agree(indexed, question):
     assert qa.ask_batch([question, "Who found Neptune?"])[0].answers[0].text == direct.answers[0].text
 
 
+def test_haystack_pipeline_reads_retriever_top_k_and_weighs_words_by_twenty_as_ask_does(indexed):
+    import dataclasses
+
+    from pipeline.config import load_config
+
+    config = load_config(indexed)
+    qa = QA(dataclasses.replace(config, retriever=dataclasses.replace(config.retriever, top_k=1)))
+    question = "What water temperature does coffee need?"  # 4 passages match: 1 is read, 4 weigh the words
+    direct = qa.ask(question)
+    piped = qa.haystack_pipeline().run({"retriever": {"query": question}, "reader": {"query": question}, "ranker": {"query": question}})
+    ranking = piped["ranker"]["ranking"]
+    assert {a.best.passage_id for a in direct.answers} == {qa.retrieve(question, qa.options(retrieve_k=1))[0].id}
+    assert [(a.text, a.score) for a in ranking.answers] == [(a.text, a.score) for a in direct.answers]
+
+
 def test_batch_writes_jsonl_in_order_with_errors(indexed, tmp_path):
     batch = tmp_path / "questions.txt"
     batch.write_text(

@@ -16,8 +16,9 @@ from ingest.options import IngestOptions
 from pipeline.checks import FilterError, QuestionError
 from pipeline.cli import cli
 from pipeline.config import AskConfig, Config, ReaderConfig, RetrieverConfig, StoreConfig
+from pipeline import qa as qa_module
 from pipeline.qa import QA, EmptyIndexError
-from pipeline.ranking import CANDIDATES_PER_PASSAGE
+from pipeline.ranking import CANDIDATES_PER_PASSAGE, TERM_PASSAGES, word_counts
 from pipeline.retriever import BM25Retriever, RankBM25Retriever
 from pipeline.serve.app import create_app
 from pipeline.serve.models import AskResponse
@@ -87,6 +88,19 @@ def test_reader_top_k_is_the_candidate_count(config, monkeypatch):
     qa.ask("Who built the railway?", top_k=20, retrieve_k=1)
     qa.ask("Who built the railway?", retrieve_k=3)
     assert asked == [12, 20, 3 * CANDIDATES_PER_PASSAGE]  # and the ranking's share of each passage read
+
+
+def test_the_ranking_weighs_question_words_by_twenty_passages_retrieved_however_many_are_read(qa, monkeypatch):
+    question = "What water temperature does coffee need?"
+    twenty = qa.store.bm25_retrieval(question, top_k=TERM_PASSAGES)  # 4 of the examples' 7 passages match
+    assert len(twenty) == 4
+    read, seen = [], []
+    real_read, real_rank = qa.reader.read_batch, qa_module.rank
+    monkeypatch.setattr(qa.reader, "read_batch", lambda questions, passages, **k: read.extend(passages) or real_read(questions, passages, **k))
+    monkeypatch.setattr(qa_module, "rank", lambda *a, **k: seen.append(k["counts"]) or real_rank(*a, **k))
+    qa.ask(question, retrieve_k=2)
+    assert [[d.id for d in docs] for docs in read] == [[d.id for d in twenty[:2]]]
+    assert seen == [word_counts(question, twenty)] and seen[0].passages == len(twenty)
 
 
 def test_retrievers_share_one_run_signature(qa):

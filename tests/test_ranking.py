@@ -8,7 +8,7 @@ from haystack import Document
 
 from pipeline.answers import Answer
 from pipeline.normalize import normalize_answer
-from pipeline.ranking import CONSTANTS, Constants, rank
+from pipeline.ranking import CONSTANTS, TERM_PASSAGES, Constants, WordCounts, question_words, rank, word_counts
 
 # Round constants, so that every expected value below can be worked out by hand.
 C = Constants(span=0.5, passage=0.5, support=5.0, calibration=2.0, per_passage=10, no_answer=0.0)
@@ -100,6 +100,33 @@ def test_lexical_support_the_sentence_that_restates_the_question():
     w = {"Kestrel": 0.2**0.5 * math.exp(5 * support), "Glasgow": 0.3**0.5, "Ada": 0.1**0.5 * math.exp(5 * math.log(1.5) / (2 * math.log(1.5) + math.log(2)))}
     assert [a.text for a in ranked] == ["Kestrel", "Ada", "Glasgow"]  # the span's own words do not support it
     assert [a.probability for a in ranked] == pytest.approx([w[a.text] / sum(w.values()) for a in ranked])
+
+
+def test_the_question_words_are_weighed_by_the_passages_retrieved_however_many_are_read():
+    question = "Which engine did Ada build?"
+    assert question_words(question) == ["engin", "ada", "build"]
+    p = passage("Ada built the engine Kestrel in 1920. Glasgow is a city.", "/a.txt", score=9.0)
+    others = [passage(f"The engine {i} ran." if i % 2 else f"Ada's note {i}.", f"/n{i}.txt", score=8.0 - i / 10) for i in range(30)]
+    # Counted in the first TERM_PASSAGES (20) retrieved: p, then 19 others ("engine" in 9, "Ada" in 10).
+    counts = word_counts(question, [p] + others)
+    assert TERM_PASSAGES == 20 and counts == WordCounts(20, {"engin": 10, "ada": 11, "build": 0})
+    idf = {"engin": math.log(1 + 20 / 11), "ada": math.log(1 + 20 / 12), "build": math.log(1 + 20)}
+    total = sum(idf.values())
+    answers = [answer(p, "Kestrel", 0.2), answer(p, "Glasgow", 0.3), answer(p, "Ada", 0.1)]
+    w = {
+        "Kestrel": 0.2**0.5 * math.exp(5 * (idf["ada"] + idf["engin"]) / total),  # the sentence around it: Ada, engine
+        "Glasgow": 0.3**0.5,
+        "Ada": 0.1**0.5 * math.exp(5 * idf["engin"] / total),  # the span's own words do not support it
+    }
+    ranked = rank(question, answers, top_k=3, constants=C, counts=counts).answers
+    assert [a.text for a in ranked] == ["Kestrel", "Ada", "Glasgow"]
+    assert [a.probability for a in ranked] == pytest.approx([w[a.text] / sum(w.values()) for a in ranked])
+    # Another passage read changes the shares by its own evidence only: Kestrel and Ada keep their ratio.
+    more = rank(question, answers + [answer(others[0], "Ada", 0.5)], top_k=3, constants=C, counts=counts).answers
+    by_text = {a.text: a.probability for a in more}
+    assert by_text["Kestrel"] / by_text["Glasgow"] == pytest.approx(w["Kestrel"] / w["Glasgow"])
+    # Without counts, the words are counted in the answers' passages, best retrieval score first.
+    assert rank(question, answers, top_k=3, constants=C) == rank(question, answers, top_k=3, constants=C, counts=word_counts(question, [p]))
 
 
 def test_only_the_best_candidates_of_each_passage_count():
