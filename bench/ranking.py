@@ -3,10 +3,10 @@
 Reading is the cost (20-25 passages/s on the 2-core machine at fp32), so the benchmark is in
 two steps:
 
-    nice -n 5 python bench/ranking.py dump --articles 0-11 --every 3 --precision bf16
+    nice -n 5 python bench/ranking.py dump --articles 0-11 --precision bf16
     nice -n 5 python bench/ranking.py dump --articles 12-23 --precision bf16
     python bench/ranking.py sweep                    # each constant varied alone, tuning set
-    python bench/ranking.py report --tune 0-11 --every 3 --on 12-23 --precision bf16
+    python bench/ranking.py report --tune 0-11 --every 1 --on 12-23 --precision bf16
     python bench/ranking.py plot --precision bf16    # bench/ranking-*.png
 
 `dump`: every paragraph of the SQuAD v1.1 dev public half is indexed as its own document
@@ -23,7 +23,9 @@ top_k 1, as `docqa eval squad --mode reader` does (the gold-paragraph baseline).
 
 `report` and `sweep` rebuild `Answer`s from the dump and rank them with
 `pipeline.ranking.rank`, so the figures are those of the product's own function (F1 at each
-depth 1..20, no-answer refusal, calibration); `plot` draws them into bench/. Results and
+depth 1..20, no-answer refusal, calibration), the question's words weighed by all 20 passages
+retrieved at every depth, as `docqa ask` weighs them; `plot` draws them into bench/ (from
+report-<precision>.json and sweep-<precision>.json). Results and
 figures: BENCHMARKS.md, "Ranking answers across passages".
 """
 

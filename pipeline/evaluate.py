@@ -167,6 +167,8 @@ def evaluate_squad(
         predictions = {q.id: (answers[0].text if answers else "") for q, answers in zip(questions, read)}
         result.update(squad_scores(predictions, questions))
     else:
+        from tqdm import tqdm
+
         from pipeline.qa import QA
 
         with tempfile.TemporaryDirectory(prefix="docqa-eval-") as tmp:
@@ -186,7 +188,8 @@ def evaluate_squad(
                 # The words are weighed by the passages retrieved, as QA.retrieve gives them.
                 counts = [word_counts(q.question, docs) for q, docs in zip(questions, retrieved)]
                 by_depth = {}
-                for d in range(1, depth + 1):
+                # retriever.top_k rankings per question: minutes on the public half, so they show progress too.
+                for d in tqdm(range(1, depth + 1), desc="ranking at each depth", unit="depth", disable=not show_progress):
                     top = [{p.id for p in docs[:d]} for docs in passages]
                     ranked = [
                         qa.rank(q.question, [a for a in answers if a.passage.id in ids], top_k=1, counts=c)

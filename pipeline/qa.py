@@ -200,8 +200,9 @@ class QA:
     ) -> list[Ranking]:
         """Ranked answers for each question from passages the caller already has (one list per question, best first).
 
-        The first `retrieve_k` passages of each list are read (all when None); the first
-        TERM_PASSAGES weigh the question's words (as retrieve() gives them, `answer` ranks as `ask`).
+        The first `retrieve_k` passages of each list are read (all when None), and the first
+        TERM_PASSAGES weigh the question's words: given the lists retrieve() returns and
+        `retrieve_k`, `answer` ranks exactly as `ask`.
         """
         self.check_questions(questions)
         top_k = check_count("top_k", self.config.ask.top_k if top_k is None else top_k)
