@@ -329,6 +329,17 @@ def test_an_upgrade_that_fails_half_way_changes_nothing(tmp_path, monkeypatch):
     assert _contents(db)[:3] == before[:3]
 
 
+@pytest.mark.parametrize("key", ["café", "x😀", "a\\b", "tab\there", "naïve.année"])
+def test_metadata_keys_beyond_ascii_letters_are_filtered_on(document_store, key):
+    # The JSON column stores such keys escaped ("caf\u00e9"), which a path label must match.
+    nested = key.split(".")
+    meta = {nested[0]: {nested[1]: 1}} if len(nested) == 2 else {key: 1}
+    document_store.write_documents([Document(content="alpha", meta=meta), Document(content="beta", meta={"other": 1})])
+    found = document_store.filter_documents({"field": f"meta.{key}", "operator": "==", "value": 1})
+    assert [d.content for d in found] == ["alpha"]
+    assert [d.content for d in document_store.bm25_retrieval("alpha beta", 5, {"field": f"meta.{key}", "operator": "!=", "value": 1})] == ["beta"]
+
+
 @pytest.mark.parametrize("key", ['a"b', "a\x00b"])
 def test_metadata_keys_sqlite_paths_cannot_name_are_a_filter_error(document_store, key):
     # A NUL made SQLite refuse the JSON path (an OperationalError, a 500 over HTTP); a quote
