@@ -177,6 +177,25 @@ def test_batch_tokens_default_by_device(tiny_model, monkeypatch):
     assert len(shapes) > 1 and all(rows * length <= 1024 for rows, length in shapes)
 
 
+def test_each_window_keeps_spans_for_its_passage_share_of_top_k(tiny_model, monkeypatch):
+    from pipeline.reader import reader as reader_module
+    from pipeline.reader.reader import n_best_per_window
+
+    docs = [Document(content=f"passage {i}") for i in range(20)]
+    assert n_best_per_window(200, [docs]) == 30  # 10 answers a passage: 2 x 10 + 10
+    assert n_best_per_window(30, [docs[:1]]) == 70  # one passage: transformers' 2 x top_k + 10
+    assert n_best_per_window(1, [docs[:3]]) == 12
+    assert n_best_per_window(10, [docs[:3], [Document(content="")], docs[:1]]) == 30  # the largest share; empty passages are not read
+    # read_batch asks each window for that many; reader.n_best_per_window overrides it.
+    asked = []
+    original = reader_module.best_spans
+    monkeypatch.setattr(reader_module, "best_spans", lambda *a: asked.append(a[-1]) or original(*a))
+    passages = random_passages(4, seed=3)
+    Reader(ReaderConfig(model=str(tiny_model))).read("Where?", passages, top_k=40)
+    Reader(ReaderConfig(model=str(tiny_model), n_best_per_window=7)).read("Where?", passages, top_k=40)
+    assert set(asked) == {30, 7}
+
+
 def test_probabilities_are_normalised_over_all_passages_of_a_question(tiny_model):
     reader = Reader(ReaderConfig(model=str(tiny_model)))
     passages = random_passages(3, seed=1)
