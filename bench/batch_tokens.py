@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SQUAD = REPO.parent / "shared" / "data" / "squad" / "dev-v1.1-public.json"
 sys.path.insert(0, str(REPO))
 
 BUDGETS = (384, 768, 1024, 2048, 4096, 16384)
@@ -34,19 +32,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from bench.reader import cpu_name, standin
-    from ingest.options import IngestOptions
-    from pipeline.config import Config, ReaderConfig, RetrieverConfig, StoreConfig
-    from pipeline.evaluate import index_paragraphs, load_squad
-    from pipeline.qa import QA
+    from bench.reader import cpu_name, retrieved_passages, standin
+    from pipeline.config import ReaderConfig
     from pipeline.reader import Reader
 
-    questions, paragraphs = load_squad(SQUAD)
-    db = Path(tempfile.mkdtemp(prefix="docqa-bench-batch-")) / "squad.db"
-    index_paragraphs(paragraphs, db, IngestOptions()).close()
-    qa = QA(Config(store=StoreConfig(path=str(db)), retriever=RetrieverConfig(top_k=20)))
-    asked = [q.question for q in questions[: args.questions]]
-    twenty = [qa.retrieve(q, qa.options(retrieve_k=20)) for q in asked]
+    qa, asked, twenty = retrieved_passages(args.questions)
     two = [passages[:2] for passages in twenty]
 
     readers = {

@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SQUAD = REPO.parent / "shared" / "data" / "squad" / "dev-v1.1-public.json"
-FIXTURE = REPO.parent / "shared" / "models" / "qa-minilm-uncased"
 sys.path.insert(0, str(REPO))
 
 OLD_RULE = 410  # 2 x 200 + 10: the question's whole top_k asked of every window
@@ -34,19 +31,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    from bench.reader import cpu_name, standin
-    from ingest.options import IngestOptions
-    from pipeline.config import Config, ReaderConfig, RetrieverConfig, StoreConfig
-    from pipeline.evaluate import index_paragraphs, load_squad
-    from pipeline.qa import QA
+    from bench.reader import FIXTURE, cpu_name, retrieved_passages, standin
+    from pipeline.config import ReaderConfig
     from pipeline.reader import Reader
 
-    questions, paragraphs = load_squad(SQUAD)
-    db = Path(tempfile.mkdtemp(prefix="docqa-bench-nbest-")) / "squad.db"
-    index_paragraphs(paragraphs, db, IngestOptions()).close()
-    qa = QA(Config(store=StoreConfig(path=str(db)), retriever=RetrieverConfig(top_k=20)))
-    asked = [q.question for q in questions[: args.questions]]
-    twenty = [qa.retrieve(q, qa.options(retrieve_k=20))[:20] for q in asked]
+    qa, asked, twenty = retrieved_passages(args.questions)
     top_k = qa.candidates(1, 20)
 
     rows = []

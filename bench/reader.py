@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -197,6 +198,22 @@ def precision(args: argparse.Namespace) -> None:
         loss = f"{base - f1:.2f}" if base is not None else "-"
         print(f"| {mode} | {scores(predictions, questions)} | {loss} | {len(questions) / seconds:.2f} |")
         (OUT / f"predictions-fixture-{mode}.json").write_text(json.dumps(predictions, indent=1, ensure_ascii=False))
+
+
+def retrieved_passages(questions: int, depth: int = 20) -> tuple[Any, list[str], list[list[Any]]]:
+    """A QA over the public half's paragraphs (a fresh temporary index), its first `questions`
+    questions, and the `depth` passages retrieved for each (FTS5), best first."""
+    from ingest.options import IngestOptions
+    from pipeline.config import Config, RetrieverConfig, StoreConfig
+    from pipeline.evaluate import index_paragraphs, load_squad
+    from pipeline.qa import QA
+
+    loaded, paragraphs = load_squad(SQUAD)
+    db = Path(tempfile.mkdtemp(prefix="docqa-bench-")) / "squad.db"
+    index_paragraphs(paragraphs, db, IngestOptions()).close()
+    qa = QA(Config(store=StoreConfig(path=str(db)), retriever=RetrieverConfig(top_k=depth)))
+    asked = [q.question for q in loaded[:questions]]
+    return qa, asked, [qa.retrieve(q, qa.options(retrieve_k=depth))[:depth] for q in asked]
 
 
 def cpu_name() -> str:
