@@ -226,7 +226,7 @@ def rank(
     passage_log_weight = _passage_evidence(spans, retrieval_weight, constants.passage)
     if counts is None:
         read = {a.passage.id: a.passage for a in answers}.values()
-        counts = word_counts(question, sorted(read, key=lambda d: -math.inf if d.score is None else -d.score))
+        counts = word_counts(question, sorted(read, key=lambda d: math.inf if d.score is None else -d.score))  # unscored last
     support = _LexicalSupport(question, {a.passage.id: a.passage.content or "" for a in spans}, counts)
 
     by_location: dict[tuple[Any, ...], tuple[float, Answer]] = {}
