@@ -14,6 +14,8 @@ import re
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
+from ingest.converted import PAGE_BREAK
+
 _WORD = re.compile(r"\S+")
 # A word that ends a sentence: terminal punctuation, optionally followed by closing quotes or brackets.
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
@@ -21,7 +23,6 @@ _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
 _ABBREVIATIONS = frozenset(
     "mr. mrs. ms. dr. prof. st. vs. etc. e.g. i.e. cf. fig. no. vol. pp. p. ca. approx. jr. sr. inc. ltd. co.".split()
 )
-PAGE_BREAK = "\f"
 
 
 @dataclass(frozen=True)

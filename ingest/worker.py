@@ -72,7 +72,7 @@ def convert_data(path: str, data: bytes, mtime: float, options: IngestOptions) -
     info = FileInfo(path, hashlib.sha256(data).hexdigest(), len(data), mtime)
     try:
         with _time_limit(options.timeout_s):
-            converted = convert(Path(path), data, options.encoding)
+            converted = convert(Path(path), data, options)
             splits = split_text(converted.text, options.split_length, options.split_overlap)
     except ConversionError as exc:
         return Parsed(info, error=str(exc))

@@ -7,7 +7,7 @@ import pytest
 
 import io
 
-import ingest.convert
+import ingest.text
 from ingest.clean import clean
 from ingest.convert import ConversionError, convert, read_text_file
 from tests.corpus import write_bad_files, write_bomb_pdf, write_image_only_pdf, write_pdf
@@ -103,8 +103,8 @@ def test_utf16_with_bom():
 def small_chunks(monkeypatch):
     # Chunks of a few bytes, so that short texts exercise every boundary of a streamed read.
     # The encoding sample stays long enough for charset detection to tell Latin-1.
-    monkeypatch.setattr(ingest.convert, "_ENCODING_SAMPLE", 512)
-    monkeypatch.setattr(ingest.convert, "_CHUNK", 7)
+    monkeypatch.setattr(ingest.text, "_ENCODING_SAMPLE", 512)
+    monkeypatch.setattr(ingest.text, "_CHUNK", 7)
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-32", "latin-1"])

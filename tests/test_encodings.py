@@ -62,10 +62,10 @@ def test_plausibility_is_the_share_of_letters_one_alphabet_explains():
 def test_ingest_encoding_reads_files_that_are_not_utf8_with_it(tmp_path):
     polish = "Dziękuję, będę jutro wieczorem."
     data = polish.encode("cp1250")
-    assert convert(PurePath("pl.txt"), data, "cp1250").text == polish
+    assert convert(PurePath("pl.txt"), data, IngestOptions(encoding="cp1250")).text == polish
     # UTF-8 files (and BOMs) keep being read as what they are.
-    assert convert(PurePath("u.txt"), "Zażółć".encode("utf-8"), "cp1250").text == "Zażółć"
-    bad = convert(PurePath("x.txt"), b"caf\x81 ok", "cp1252")
+    assert convert(PurePath("u.txt"), "Zażółć".encode("utf-8"), IngestOptions(encoding="cp1250")).text == "Zażółć"
+    bad = convert(PurePath("x.txt"), b"caf\x81 ok", IngestOptions(encoding="cp1252"))
     assert (bad.text, bad.warnings) == ("caf\ufffd ok", ["invalid cp1252 (character maps to <undefined>); bad bytes read as U+FFFD"])
 
 

@@ -186,7 +186,7 @@ def test_large_text_files_are_streamed_into_exactly_the_passages_of_a_whole_read
     from store.document_store import SQLiteDocumentStore
     from tests.corpus import write_large_text
 
-    monkeypatch.setattr("ingest.convert._CHUNK", 4096)  # many chunks, however small the file
+    monkeypatch.setattr("ingest.text._CHUNK", 4096)  # many chunks, however small the file
     big = write_large_text(tmp_path / "big.txt", 0.25, seed=3)
     (tmp_path / "small.md").write_text("A small file, converted whole.", encoding="utf-8")
     results = {}
