@@ -22,6 +22,10 @@ CONVERTERS = {
     ".pdf": "ingest.pdf:convert_pdf",
     ".txt": "ingest.text:convert_text",
     ".md": "ingest.text:convert_text",
+    ".docx": "ingest.docx:convert_docx",
+    ".html": "ingest.html:convert_html",
+    ".htm": "ingest.html:convert_html",
+    ".epub": "ingest.epub:convert_epub",
 }
 TEXT_SUFFIXES = (".txt", ".md")  # read as plain text, and streamed when large
 SUPPORTED_SUFFIXES = tuple(CONVERTERS)

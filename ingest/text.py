@@ -76,9 +76,11 @@ def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str], encod
         text += decoder.decode(chunk)
         if len(text) >= _BINARY_SAMPLE:
             break
-    head = text[:_BINARY_SAMPLE]
-    if len(_BINARY.findall(head)) > max(8, len(head) // 1000):
-        raise ConversionError("binary file, not text: docqa reads .pdf, .txt and .md")
+    if looks_binary(text):
+        # Imported here: ingest.convert imports this module.
+        from ingest.convert import supported_kinds
+
+        raise ConversionError(f"binary file, not text: docqa reads {supported_kinds()}")
     blank = True
 
     def decoded() -> Iterator[str]:
@@ -97,6 +99,17 @@ def read_text(chunks: Iterable[bytes], sample: bytes, warnings: list[str], encod
         yield piece
     if empty:
         raise ConversionError("empty file (only whitespace)" if blank else "empty file (no text after cleaning)")
+
+
+def decode(data: bytes, warnings: list[str], encoding: str = "auto") -> str:
+    """`data` decoded as a text file is (see the module docstring), for converters of other text formats (HTML)."""
+    return _decoder(data, warnings, encoding).decode(data, True)
+
+
+def looks_binary(text: str) -> bool:
+    """Whether decoded text holds more control characters than text does: binary data."""
+    head = text[:_BINARY_SAMPLE]
+    return len(_BINARY.findall(head)) > max(8, len(head) // 1000)
 
 
 def _decoder(sample: bytes, warnings: list[str], encoding: str) -> _Decoder:
