@@ -30,7 +30,8 @@ def open_zip(data: bytes, kind: str) -> zipfile.ZipFile:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
         if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             raise ConversionError(f"corrupt or truncated {kind} ({type(exc).__name__}: {one_line(exc)}): if it opens, save it again and index the copy") from None
-        raise ConversionError(f"not a {kind} (not a zip archive): another kind of file named .{kind.lower()}") from None
+        article = "an" if kind[0] in "AEIOU" else "a"
+        raise ConversionError(f"not {article} {kind} (not a zip archive): another kind of file named .{kind.lower()}") from None
 
 
 def check_unzipped_size(infos: Iterable[zipfile.ZipInfo], kind: str, options: IngestOptions) -> None:

@@ -45,10 +45,10 @@ __all__ = [
 ]
 
 
-def supported_kinds() -> str:
-    """The suffixes docqa reads, for messages: '.pdf, .txt and .md'."""
+def supported_kinds(conjunction: str = "and") -> str:
+    """The suffixes docqa reads, for messages: '.pdf, .txt, .md, ... and .epub'."""
     names = list(SUPPORTED_SUFFIXES)
-    return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]
 
 
 def convert(path: PurePath, data: bytes, options: IngestOptions = IngestOptions()) -> Converted:

@@ -121,4 +121,5 @@ def _parse(archive: zipfile.ZipFile, name: str, options: IngestOptions):  # type
     try:
         return etree.fromstring(read_member(archive, name, "EPUB"), parser)
     except etree.XMLSyntaxError as exc:
-        raise ConversionError(f"corrupt EPUB: {name} is not well-formed XML ({one_line(exc)})") from None
+        reason = " ".join(exc.msg.split()) if exc.msg else one_line(exc)  # lxml's msg, without "(<string>, line 1)"
+        raise ConversionError(f"corrupt EPUB: {name} is not well-formed XML ({reason})") from None

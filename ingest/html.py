@@ -1,10 +1,11 @@
 """HTML pages -> cleaned text: the page's own text, without scripts, navigation and other page furniture.
 
 selectolax's Lexbor parser (an HTML5 parser in C) builds the tree; this module decides
-what of it is text (bench/html.py measured it against lxml and trafilatura, BENCHMARKS.md):
+what of it is text (bench/html_extraction.py measures it against lxml and trafilatura, BENCHMARKS.md):
 
-- left out: script, style, noscript, template, forms and their controls, embedded objects,
-  nav and aside; header and footer of the page (an article's own header, holding its
+- left out: script, style, noscript, template, form controls and forms (unless one holds
+  the page's content), embedded objects and drawings, nav and aside; the header and footer
+  of the page, by tag, class or id (an article's or a section's own header, holding its
   title, stays); elements hidden by `hidden`, `aria-hidden="true"` or an inline
   `display: none`; landmark roles that are not content (navigation, banner, contentinfo,
   complementary, search, dialog); and elements whose class or id is a cookie banner's,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 # Elements whose content is never the page's text.
 _DROPPED_TAGS = [
     "script", "style", "noscript", "template", "nav", "aside", "button", "select", "textarea",
-    "input", "datalist", "iframe", "object", "embed", "canvas", "audio", "video", "map", "rp", "dialog",
+    "input", "datalist", "iframe", "object", "embed", "canvas", "svg", "audio", "video", "map", "rp", "dialog",
 ]
 # Landmark roles of page furniture (WAI-ARIA).
 _DROPPED_ROLES = "navigation banner contentinfo complementary search dialog alertdialog menu menubar".split()

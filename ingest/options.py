@@ -12,7 +12,7 @@ class IngestOptions:
     # types are errors. A plain dict, so this module does not import pydantic.
     __pydantic_config__ = {"extra": "forbid", "strict": True}
 
-    include: list[str] = field(default_factory=lambda: ["*.pdf", "*.txt", "*.md"])
+    include: list[str] = field(default_factory=lambda: ["*.pdf", "*.txt", "*.md", "*.docx", "*.html", "*.htm", "*.epub"])
     exclude: list[str] = field(default_factory=lambda: [".*", "__pycache__", "node_modules"])
     split_length: int = 120
     split_overlap: int = 20

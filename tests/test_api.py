@@ -15,6 +15,7 @@ from store.errors import StoreError
 from ingest.indexer import index_paths
 from ingest.options import IngestOptions
 from tests.corpus import write_pdf
+from tests.formats import ARTICLE_PAGE, ARTICLE_TEXT, DOCX_TEXT, write_docx, write_epub
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -142,9 +143,9 @@ def test_upload_index_and_delete(client, setup, tmp_path):
 
 
 def test_upload_bad_files(client, tmp_path):
-    unsupported = client.post("/documents", files={"file": ("report.docx", b"PK\x03\x04", "application/octet-stream")})
+    unsupported = client.post("/documents", files={"file": ("report.xlsx", b"PK\x03\x04", "application/octet-stream")})
     assert unsupported.status_code == 415
-    assert error_of(unsupported) == ("file", "unsupported file type '.docx': upload a .pdf, .txt or .md file")
+    assert error_of(unsupported) == ("file", "unsupported file type '.xlsx': upload a .pdf, .txt, .md, .docx, .html, .htm or .epub file")
     big = client.post("/documents", files={"file": ("big.txt", b"word " * 20000, "text/plain")})
     assert big.status_code == 413 and error_of(big) == ("file", "the file is larger than api.max_upload_mb (0.05 MB)")
     encrypted = write_pdf(tmp_path / "secret.pdf", ["Secret."], user_password="pw")
@@ -155,6 +156,30 @@ def test_upload_bad_files(client, tmp_path):
     corrupt = client.post("/documents", files={"file": ("broken.pdf", b"%PDF-1.4 garbage", "application/pdf")})
     assert corrupt.status_code == 422 and error_of(corrupt)[1].startswith("corrupt or truncated PDF")
     assert client.get("/documents").json()["total"] == 3  # nothing of the refused uploads was kept
+
+
+def test_upload_word_html_and_epub(client, tmp_path):
+    from tests.test_epub import BOOK_TEXT, CHAPTERS
+
+    before = client.get("/documents").json()["total"]
+    uploads = [
+        ("railway.docx", write_docx(tmp_path / "r.docx").read_bytes(), DOCX_TEXT),
+        ("danube.html", ARTICLE_PAGE.encode(), ARTICLE_TEXT),
+        ("danube.epub", write_epub(tmp_path / "d.epub", CHAPTERS).read_bytes(), BOOK_TEXT),
+    ]
+    for name, data, text in uploads:
+        response = client.post("/documents", files={"file": (name, data, "application/octet-stream")})
+        assert response.status_code == 201, response.text
+        assert response.json()["passages"] == 1
+        passages = client.get(f"/documents/{response.json()['id']}").json()["passage_list"]
+        assert [(p["text"], p["start"], p["page"]) for p in passages] == [(text, 0, None)]
+        assert client.delete(f"/documents/{response.json()['id']}").status_code == 204
+    renamed = client.post("/documents", files={"file": ("old.docx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "WordDocument".encode("utf-16-le"), "x")})
+    assert renamed.status_code == 422 and error_of(renamed) == ("file", (
+        "an old Word .doc file named .docx: save it as .docx (Word: Save As; or "
+        "`libreoffice --headless --convert-to docx FILE`) and index that"
+    ))
+    assert client.get("/documents").json()["total"] == before
 
 
 def test_upload_when_the_database_cannot_be_written(client, setup, monkeypatch):
@@ -293,7 +318,7 @@ def test_the_schema_states_the_rules_the_code_enforces(client):
     # Uploads: the extensions and non-empty files, in the schema's words.
     upload = schema["paths"]["/documents"]["post"]
     file = components[upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]["file"]
-    assert ".pdf, .txt, .md" in file["description"] and "must not be empty" in file["description"]
+    assert ".pdf, .txt, .md, .docx, .html, .htm, .epub" in file["description"] and "must not be empty" in file["description"]
     # Every error a route gives has the ErrorResponse body; 401 only where a key is set.
     error = {"$ref": "#/components/schemas/ErrorResponse"}
     expected = {

@@ -73,8 +73,8 @@ def test_exact_messages(tmp_path):
     path = write_image_only_pdf(tmp_path / "scan.pdf")
     with pytest.raises(ConversionError, match=r"^PDF has no text layer \(scanned\?\): run OCR on it first, e\.g\. `ocrmypdf in\.pdf out\.pdf`$"):
         convert(path, path.read_bytes())
-    with pytest.raises(ConversionError, match=r"^unsupported file type '\.docx': docqa reads \.pdf, \.txt and \.md$"):
-        convert(PurePath("x.docx"), b"PK\x03\x04")
+    with pytest.raises(ConversionError, match=r"^unsupported file type '\.doc': docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm and \.epub$"):
+        convert(PurePath("x.doc"), b"\xd0\xcf\x11\xe0")
 
 
 def test_utf8_text_keeps_accents_and_non_latin():
@@ -130,7 +130,7 @@ def test_streamed_binary_and_blank_files_are_refused(small_chunks):
     rng = random.Random(0)
     with pytest.raises(ConversionError, match=r"^binary file, or text in an unknown encoding: save it as UTF-8$"):
         list(read_text_file(io.BytesIO(bytes(rng.randrange(256) for _ in range(4000))), []))
-    with pytest.raises(ConversionError, match=r"^binary file, not text: docqa reads \.pdf, \.txt and \.md$"):
+    with pytest.raises(ConversionError, match=r"^binary file, not text: docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm and \.epub$"):
         list(read_text_file(io.BytesIO(b"\x01\x02\x03\x04 words " * 500), []))
     with pytest.raises(ConversionError, match=r"^empty file \(only whitespace\)$"):
         list(read_text_file(io.BytesIO(b" \n" * 500), []))

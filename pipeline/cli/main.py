@@ -79,7 +79,7 @@ def cli(verbose: int) -> None:
 @ray_option
 @common_options
 def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, ray_address: str | None, config: Config) -> None:
-    """Index PDF, .txt and .md files and folders (recursively) into the database.
+    """Index PDF, text, Word, HTML and EPUB files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
     are reported and recorded, and the rest are indexed. Exits 1 when some files under

@@ -284,7 +284,7 @@ async def delete_document(file_id: int = _FILE_ID, service: Service = Depends(_s
 
 _UPLOAD_RULES = (
     f"The file to index. Its name must end in {', '.join(SUPPORTED_SUFFIXES)} (otherwise 415); it must not be empty "
-    "and must hold text, or be a PDF docqa can read (otherwise 422, with the reason); at most api.max_upload_mb "
+    "and must be a document docqa can read (otherwise 422, with the reason); at most api.max_upload_mb "
     "megabytes (otherwise 413)."
 )
 # The file part carries a name, whose extension decides how it is read (its Content-Type
@@ -312,7 +312,7 @@ def _link(operation_id: str) -> dict[str, Any]:
 async def upload(
     file: UploadFile = File(description=_UPLOAD_RULES), service: Service = Depends(_service)
 ) -> dict[str, Any]:
-    """Store an uploaded PDF, .txt or .md under the data folder and index it."""
+    """Store an uploaded document (PDF, text, Word, HTML, EPUB) under the data folder and index it."""
     record, stored = await store_and_index(file, service.qa.store, service.config)
     return {"id": record.id, "file": str(stored), "passages": record.passages}
 

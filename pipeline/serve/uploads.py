@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from ingest.convert import SUPPORTED_SUFFIXES
+from ingest.convert import SUPPORTED_SUFFIXES, supported_kinds
 from ingest.files import sha256_file
 from store.document_store import SQLiteDocumentStore
 from store.records import FileRecord
@@ -28,7 +28,7 @@ async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config
     """
     name = safe_name(upload.filename or "")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):  # what indexing converts
-        raise ApiError(415, "file", f"unsupported file type {Path(name).suffix or '(none)'!r}: upload a .pdf, .txt or .md file")
+        raise ApiError(415, "file", f"unsupported file type {Path(name).suffix or '(none)'!r}: upload a {supported_kinds('or')} file")
     folder = Path(config.api.data_folder).resolve() / uuid.uuid4().hex
     folder.mkdir(parents=True)
     destination = folder / name
