@@ -14,6 +14,13 @@ the median time per page over `--repeats` passes, as a ratio against docqa's con
 converter goes through (and trafilatura's would too).
 
     python bench/html_extraction.py [--squad ../shared/data/squad/dev-v1.1-public.json] [--articles 12-23]
+    python bench/html_extraction.py --real '/usr/share/doc/**/*.html'
+
+`--real GLOB` reads real pages instead (Debian's /usr/share/doc holds a few hundred: manuals,
+API references, READMEs), which have no ground truth: it reports the share of each page's
+words (all its text but scripts and styles) that an extractor keeps, how many pages lose
+more than half, and the median time per page. Pages that lose much are worth reading: the
+words lost are the menus an extractor should drop, or content it should not.
 
 trafilatura is optional (`pip install trafilatura`); without it its rows are left out.
 """
@@ -161,13 +168,65 @@ def score(extracted: str, truth: str) -> tuple[float, float]:
     return common / max(1, sum(want.values())), common / max(1, sum(got.values()))
 
 
+def real_pages(pattern: str) -> int:
+    import glob
+    import hashlib
+    import os
+
+    extractors: dict[str, Callable[[str], str]] = {"docqa (selectolax + rules)": docqa_extract}
+    try:
+        import trafilatura  # noqa: F401
+
+        extractors["trafilatura 2 extract()"] = trafilatura_extract
+    except ImportError:
+        print("trafilatura not installed: its rows are left out", file=sys.stderr)
+    pages, seen = [], set()
+    for name in sorted(glob.glob(pattern, recursive=True)):
+        if not os.path.isfile(name):
+            continue
+        data = Path(name).read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in seen or len(data) < 3000:  # copies, and redirect stubs
+            continue
+        seen.add(digest)
+        from ingest.html import decode_html
+
+        pages.append((name, decode_html(data, [], "auto", "binary")))
+    kept: dict[str, list[float]] = {name: [] for name in extractors}
+    seconds: dict[str, list[float]] = {name: [] for name in extractors}
+    lost: dict[str, list[str]] = {name: [] for name in extractors}
+    for path, page in pages:
+        everything = selectolax_all_text(page)
+        for name, extract in extractors.items():
+            started = time.perf_counter()
+            try:
+                out = extract(page)
+            except Exception:  # a page with no text left: nothing kept
+                out = ""
+            seconds[name].append(time.perf_counter() - started)
+            share = score(out, everything)[0]
+            kept[name].append(share)
+            if share < 0.5:
+                lost[name].append(path)
+    print(f"{len(pages)} distinct pages of {pattern}, {sum(len(p) for _, p in pages) / 2**20:.1f} MB")
+    print("\n| extractor | words kept, median | mean | pages keeping < 50% | ms/page, median |\n|---|---:|---:|---:|---:|")
+    for name in extractors:
+        print(f"| {name} | {statistics.median(kept[name]):.3f} | {statistics.mean(kept[name]):.3f} | {len(lost[name])} | {statistics.median(seconds[name]) * 1000:.1f} |")
+    for name, paths in lost.items():
+        print(f"\n{name} keeps < 50% of: " + ", ".join(paths[:40]))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", default=str(REPO.parent / "shared/data/squad/dev-v1.1-public.json"))
     parser.add_argument("--articles", default="12-23", help="articles of the file, first-last (0-11 tune, 12-23 report)")
     parser.add_argument("--paragraphs", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--real", help="a glob of real HTML pages to read instead (recursive **)")
     args = parser.parse_args()
+    if args.real:
+        return real_pages(args.real)
     first, last = (int(x) for x in args.articles.split("-"))
     data = json.loads(Path(args.squad).read_text())["data"][first : last + 1]
 

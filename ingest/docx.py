@@ -13,7 +13,8 @@ miss text a reader sees: tracked insertions (runs inside <w:ins>), content contr
 - A text box's paragraphs follow the paragraph that anchors it; the legacy copy Word
   keeps of each drawing for old readers (mc:Fallback) is skipped, so nothing is read twice.
 - Deleted text of tracked changes (w:delText) and field codes (w:instrText) are not text;
-  a field's shown result is.
+  a field's shown result is. An equation (Office Math) is its characters in order
+  ("E=mc2"), which python-docx leaves out.
 - Headers, footers and comments are left out (they live in parts of their own; a running
   header repeated into every passage costs answers, as it does in PDFs). Footnotes and
   endnotes, which python-docx does not expose, are read from their parts and follow the
@@ -33,10 +34,13 @@ from ingest.converted import ConversionError, Converted, one_line
 from ingest.options import IngestOptions
 
 if TYPE_CHECKING:
+    from docx.document import Document
     from lxml.etree import _Element
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
+# Text of a run, and of an equation's run (Office Math): equations are read as their characters in order.
+_TEXT = frozenset((f"{_W}t", "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"))
 # Run content that stands for a character.
 _CHARACTERS = {f"{_W}tab": "\t", f"{_W}br": "\n", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-", f"{_W}ptab": "\t"}
 # Containers in the body whose children are the blocks they wrap (content controls, custom XML, ...).
@@ -71,7 +75,7 @@ def convert_docx(data: bytes, options: IngestOptions) -> Converted:
     return Converted(text, None, warnings)
 
 
-def _open(data: bytes, options: IngestOptions):  # type: ignore[no-untyped-def]  # docx.document.Document
+def _open(data: bytes, options: IngestOptions) -> Document:
     """The python-docx Document of `data`, or ConversionError saying what the file is instead."""
     if data.startswith(OLE_MAGIC):
         # Word saves a password-protected .docx as an OLE file holding the encrypted package.
@@ -142,7 +146,7 @@ def _paragraph_text(paragraph: _Element, boxes: list[_Element]) -> str:
     while stack:
         element = stack.pop()
         tag = element.tag
-        if tag == f"{_W}t":
+        if tag in _TEXT:
             parts.append(element.text or "")
         elif tag in _CHARACTERS:
             parts.append(_CHARACTERS[tag])

@@ -4,8 +4,9 @@ An EPUB is a zip: META-INF/container.xml names the package file (OPF), whose man
 the book's files and whose spine orders the documents a reader pages through. Each spine
 document goes through ingest/html.py's `render` (so navigation, scripts and hidden
 elements are left out as on a web page, and the book's table of contents, a <nav>, with
-them); their <title>s, which repeat the book's or the chapter's name, are left out. The
-documents are joined by a paragraph break.
+them), except that <aside>s stay: in a book they are its footnotes. Their <title>s, which
+repeat the book's or the chapter's name, are left out. The documents are joined by a
+paragraph break.
 
 Read with zipfile and lxml rather than EbookLib: EbookLib is AGPL-licensed (the reason the
 PDF converter does not use PyMuPDF), and it loads every file of the book, images included,
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import posixpath
 import zipfile
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from ingest.archive import check_unzipped_size, open_zip, read_member
@@ -25,6 +27,9 @@ from ingest.clean import clean
 from ingest.converted import ConversionError, Converted, one_line
 from ingest.html import NO_TEXT, decode_html, render
 from ingest.options import IngestOptions
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
 
 _CONTAINER = "META-INF/container.xml"
 _ENCRYPTION = "META-INF/encryption.xml"
@@ -60,7 +65,7 @@ def convert_epub(data: bytes, options: IngestOptions) -> Converted:
 def _chapter(archive: zipfile.ZipFile, name: str, warnings: list[str], options: IngestOptions) -> str:
     binary = f"EPUB with binary data, not XHTML, in its chapter {name}: damaged, or encrypted by DRM; index a DRM-free copy"
     markup = decode_html(read_member(archive, name, "EPUB"), warnings, options.encoding, binary)
-    return render(markup, title=False, xhtml=True)
+    return render(markup, title=False, book=True)
 
 
 def _spine(archive: zipfile.ZipFile, warnings: list[str], options: IngestOptions) -> list[str]:
@@ -112,7 +117,7 @@ def _resolve(folder: str, href: str) -> str:
     return posixpath.normpath(posixpath.join(folder, path)).lstrip("/")
 
 
-def _parse(archive: zipfile.ZipFile, name: str, options: IngestOptions):  # type: ignore[no-untyped-def]  # lxml's _Element
+def _parse(archive: zipfile.ZipFile, name: str, options: IngestOptions) -> _Element:
     from lxml import etree
 
     check_unzipped_size([archive.getinfo(name)], "EPUB", options)

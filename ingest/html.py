@@ -124,16 +124,19 @@ def _declared_encoding(head: bytes, warnings: list[str]) -> str | None:
     return name
 
 
-def render(markup: str, *, title: bool = True, xhtml: bool = False) -> str:
-    """The text of an HTML document, with "\\n\\n" between its blocks; not yet cleaned."""
+def render(markup: str, *, title: bool = True, book: bool = False) -> str:
+    """The text of an HTML document, with "\\n\\n" between its blocks; not yet cleaned.
+
+    `book`: an EPUB's XHTML chapter, whose <aside>s are its footnotes rather than a site's sidebars.
+    """
     from selectolax.lexbor import LexborHTMLParser
 
-    if xhtml:
+    if book:
         markup = _SELF_CLOSED.sub(lambda m: m.group(0) if m.group(1).lower() in _VOID else f"<{m.group(1)}{m.group(2)}></{m.group(1)}>", markup)
     tree = LexborHTMLParser(markup)
     title_node = tree.css_first("title") if title else None
     heading = _collapse(title_node.text()) if title_node is not None else ""
-    _remove_furniture(tree)
+    _remove_furniture(tree, book)
     root = _main_content(tree)
     if root is None:
         return ""
@@ -144,8 +147,8 @@ def render(markup: str, *, title: bool = True, xhtml: bool = False) -> str:
     return f"{heading}\n\n{body}" if heading else body
 
 
-def _remove_furniture(tree: LexborHTMLParser) -> None:
-    tree.strip_tags(_DROPPED_TAGS)
+def _remove_furniture(tree: LexborHTMLParser, book: bool) -> None:
+    tree.strip_tags([tag for tag in _DROPPED_TAGS if not (book and tag == "aside")])
     doomed: list[LexborNode] = []
     for node in tree.css("header, footer"):
         if not _inside(node, _SECTIONING):

@@ -105,6 +105,20 @@ def test_a_decompression_bomb_is_refused_before_it_is_unzipped(tmp_path):
     assert "Harbor Railway" in convert(PurePath("a.docx"), bomb.getvalue(), IngestOptions(max_memory_mb=1024)).text
 
 
+def test_an_equation_is_read_as_its_characters(tmp_path):
+    import docx
+    from docx.oxml import parse_xml
+
+    document = docx.Document()
+    paragraph = document.add_paragraph("Energy: ")
+    paragraph._p.append(parse_xml(
+        '<m:oMath xmlns:m="http://schemas.openxmlformats.org/officeDocument/2006/math"><m:r><m:t>E=m</m:t></m:r>'
+        "<m:sSup><m:e><m:r><m:t>c</m:t></m:r></m:e><m:sup><m:r><m:t>2</m:t></m:r></m:sup></m:sSup></m:oMath>"
+    ))
+    document.save(str(tmp_path / "math.docx"))
+    assert convert(PurePath("math.docx"), (tmp_path / "math.docx").read_bytes()).text == "Energy: E=mc2"
+
+
 def test_damaged_footnotes_leave_the_body_readable(tmp_path):
     good = write_docx(tmp_path / "a.docx", footnotes=["A note."]).read_bytes()
     damaged = io.BytesIO()

@@ -53,15 +53,16 @@ def test_offsets_of_passages_and_of_a_known_sentence_are_exact(tmp_path):
     assert all(text[s.start : s.start + len(s.text)] == s.text for s in splits)
 
 
-def test_spine_order_self_closed_xhtml_declared_encodings_and_escaped_names():
+def test_spine_order_self_closed_xhtml_declared_encodings_escaped_names_and_footnotes():
+    note = '<aside epub:type="footnote" id="n1"><p>1. A note of the book.</p></aside>'
     documents = {
-        "Text/part%202.xhtml": xhtml("<p>Second: caf\u00e9.</p>", declaration='<?xml version="1.0" encoding="windows-1252"?>').encode("cp1252"),
+        "Text/part%202.xhtml": xhtml(f"<p>Second: caf\u00e9.</p>{note}", declaration='<?xml version="1.0" encoding="windows-1252"?>').encode("cp1252"),
         "Text/one.xhtml": xhtml("<p>First.<br/>Same paragraph.</p><div/><p>After an empty div.</p>", head="<title/>"),
     }
     members = {"Text/part 2.xhtml": documents["Text/part%202.xhtml"], "Text/one.xhtml": documents["Text/one.xhtml"]}
     data = book(members, spine=["Text/one.xhtml", "Text/part%202.xhtml"])
     converted = convert(PurePath("b.epub"), data)
-    assert (converted.text, converted.warnings) == ("First. Same paragraph.\n\nAfter an empty div.\n\nSecond: caf\u00e9.", [])
+    assert (converted.text, converted.warnings) == ("First. Same paragraph.\n\nAfter an empty div.\n\nSecond: caf\u00e9.\n\n1. A note of the book.", [])
 
 
 def test_a_missing_chapter_is_left_out_with_a_warning():
