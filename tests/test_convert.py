@@ -69,11 +69,19 @@ def test_damage_that_trips_pypdfs_limits_or_unsupported_features_is_named(tmp_pa
     )
 
 
-def test_exact_messages(tmp_path):
+def test_exact_messages(tmp_path, monkeypatch):
+    from ingest import ocr
+
     path = write_image_only_pdf(tmp_path / "scan.pdf")
-    with pytest.raises(ConversionError, match=r"^PDF has no text layer \(scanned\?\): run OCR on it first, e\.g\. `ocrmypdf in\.pdf out\.pdf`$"):
+    monkeypatch.setattr(ocr, "TESSERACT", "tesseract-not-installed-here")  # as without OCR (tests/test_ocr.py has it with)
+    with pytest.raises(ConversionError, match=(
+        r"^PDF has no text layer \(scanned\?\) and no OCR engine is installed: install Tesseract "
+        r"\(Debian/Ubuntu: `sudo apt-get install tesseract-ocr`, macOS: `brew install tesseract`\), then index it again$"
+    )):
         convert(path, path.read_bytes())
-    with pytest.raises(ConversionError, match=r"^unsupported file type '\.docx': docqa reads \.pdf, \.txt and \.md$"):
+    with pytest.raises(ConversionError, match=(
+        r"^unsupported file type '\.docx': docqa reads \.pdf, \.txt, \.md, \.png, \.jpg, \.jpeg, \.tif and \.tiff$"
+    )):
         convert(PurePath("x.docx"), b"PK\x03\x04")
 
 
