@@ -22,6 +22,11 @@ CONVERTERS = {
     ".pdf": "ingest.pdf:convert_pdf",
     ".txt": "ingest.text:convert_text",
     ".md": "ingest.text:convert_text",
+    ".png": "ingest.image:convert_image",
+    ".jpg": "ingest.image:convert_image",
+    ".jpeg": "ingest.image:convert_image",
+    ".tif": "ingest.image:convert_image",
+    ".tiff": "ingest.image:convert_image",
 }
 TEXT_SUFFIXES = (".txt", ".md")  # read as plain text, and streamed when large
 SUPPORTED_SUFFIXES = tuple(CONVERTERS)
