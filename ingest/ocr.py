@@ -132,6 +132,16 @@ def unavailable(options: OcrOptions) -> str | None:
     return None
 
 
+# How unavailable()'s reasons begin: a file read without OCR for one of them is read again
+# by the next `docqa index` (ingest/indexer.py), so installing Tesseract is all it takes.
+_UNAVAILABLE = ("OCR is off (ingest.ocr.enabled", "no OCR engine is installed", "the OCR engine at ", "Tesseract has no data for ")
+
+
+def read_without_ocr(messages: list[str]) -> bool:
+    """Whether a file's error or warnings say OCR could not run (missing, off, lacking a language)."""
+    return any(reason in message for message in messages for reason in _UNAVAILABLE)
+
+
 @functools.lru_cache(maxsize=8)
 def _languages(command: str) -> frozenset[str] | None:
     """The languages the Tesseract at `command` has data for; None when it does not run."""

@@ -119,6 +119,24 @@ def test_scanned_pdf_without_engine_is_a_failure_in_the_index_report(tmp_path, s
 
 
 @needs_tesseract
+def test_files_read_without_ocr_are_read_again_once_it_is_installed(tmp_path, store, monkeypatch):
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf(PAGE_ONE))
+    (tmp_path / "mixed.pdf").write_bytes(mixed_pdf(PAGE_ONE, PAGE_TWO))
+    (tmp_path / "notes.txt").write_text("Not about OCR.", encoding="utf-8")
+    options = IngestOptions(workers=0, split_length=12, split_overlap=0)
+    monkeypatch.setattr(ocr, "TESSERACT", "tesseract-not-installed-here")
+    report = index_paths(store, [tmp_path], options, show_progress=False)
+    assert (report.indexed, report.failed) == (2, 1)
+    assert index_paths(store, [tmp_path], options, show_progress=False).unchanged == 1  # the text file only
+    monkeypatch.setattr(ocr, "TESSERACT", "tesseract")  # installed
+    report = index_paths(store, [tmp_path], options, show_progress=False)
+    assert (report.indexed, report.unchanged, report.failed) == (2, 1, 0)
+    pages = sorted((d.meta["file_path"].rsplit("/", 1)[1], d.content, d.meta["page_number"]) for d in store.filter_documents())
+    assert pages == [("mixed.pdf", PAGE_ONE, 1), ("mixed.pdf", PAGE_TWO, 2), ("notes.txt", "Not about OCR.", None), ("scan.pdf", PAGE_ONE, 1)]
+    assert index_paths(store, [tmp_path], options, show_progress=False).unchanged == 3
+
+
+@needs_tesseract
 def test_missing_language_names_its_package():
     installed = ", ".join(sorted(ocr._languages(shutil.which("tesseract"))))
     assert ocr.unavailable(OcrOptions(languages="eng+xyz_frak")) == (
