@@ -7,9 +7,13 @@ long is killed at its time limit (SIGALRM cannot interrupt C++ code in this proc
 subprocess.run kills its child on the exception the alarm raises), the child inherits the
 worker's address-space limit, and a crash in Tesseract fails one page, not the worker.
 
-Time: a page read by OCR gets ingest.ocr.page_timeout_s of its own, on top of the file's
-ingest.timeout_s, so a 300-page scan is not stopped at the limit meant for one file's
-parsing; the time spent on OCR is not charged to the file's limit (see _page_clock).
+Time: a page read by OCR gets ingest.ocr.page_timeout_s of CPU time of its own (RLIMIT_CPU
+of the child), on top of the file's ingest.timeout_s, so a 300-page scan is not stopped at the
+limit meant for one file's parsing; the time spent on OCR is not charged to the file's limit
+(see _page_clock). CPU time, not wall time: on a busy machine (one worker per core, other
+work besides) a page of 4 CPU-seconds took a minute of wall time in bench/ocr.py, and a wall
+limit would leave out pages that are merely waiting. A child that hangs without using CPU is
+stopped after WALL_FACTOR times the limit in wall time.
 
 Memory: a PDF page is rendered at ingest.ocr.dpi, or lower when that would exceed
 MAX_PIXELS; an image file larger than MAX_PIXELS is refused before it is decoded.
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -53,7 +59,8 @@ MAX_PIXELS = 4961 * 7016
 LOW_CONFIDENCE = 60.0
 # Scans below this are upsampled to it: Tesseract wants letters some 20 pixels high.
 MIN_SCAN_DPI = 200
-PROGRESS_EVERY = 10  # pages between progress lines (INFO) in a long scan
+PROGRESS_EVERY = 10
+WALL_FACTOR = 10  # a page's wall-time limit, in multiples of its CPU-time limit  # pages between progress lines (INFO) in a long scan
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,9 @@ def ocr_pdf_pages(data: bytes, pages: list[int], options: IngestOptions, warning
             if _is_empty(pdf, index):
                 continue  # a blank page: nothing to read, and OCR would cost a second
             try:
-                with _page_clock(options.ocr.page_timeout_s) as seconds_left:
+                with _page_clock(WALL_FACTOR * options.ocr.page_timeout_s) as seconds_left:
                     image, dpi = _render(pdf, index, options.ocr.dpi)
-                    page = read_image(image, options.ocr, dpi=dpi, timeout_s=seconds_left())
+                    page = read_image(image, options.ocr, dpi=dpi, wall_s=seconds_left())
             except ConversionError as exc:
                 failures.append(f"page {index + 1}: {exc}")
                 continue
@@ -155,30 +162,59 @@ def _languages(command: str) -> frozenset[str] | None:
     return frozenset(line.strip() for line in result.stdout.splitlines()[1:] if line.strip())
 
 
-def read_image(image: Image.Image, options: OcrOptions, *, dpi: int | None = None, timeout_s: float | None = None) -> PageText:
+def read_image(image: Image.Image, options: OcrOptions, *, dpi: int | None = None, wall_s: float | None = None) -> PageText:
     """The text of one page image, read by Tesseract (in a child process, see the module docstring).
 
     `dpi`: the image's resolution when known (a rendered page; an image file that records
-    it); otherwise Tesseract estimates it. Raises ConversionError when the page cannot be read.
+    it); otherwise Tesseract estimates it. `wall_s`: wall time left for the page (default
+    WALL_FACTOR x its CPU-time limit). Raises ConversionError when the page cannot be read.
     """
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise ConversionError(too_large(width, height))
-    if timeout_s is None:
-        timeout_s = options.page_timeout_s
+    if wall_s is None:
+        wall_s = WALL_FACTOR * options.page_timeout_s
     command = shutil.which(TESSERACT) or TESSERACT
     args = [command, "stdin", "stdout", "-l", options.languages, "--psm", "3"]
     if dpi is not None:
         args += ["--dpi", str(dpi)]
     try:
-        result = subprocess.run(args + ["tsv"], input=_pgm(image), capture_output=True, timeout=max(timeout_s, 0.01), env=_child_env())
+        with subprocess.Popen(args + ["tsv"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env()) as child:
+            try:
+                _limit_cpu(child.pid, options.page_timeout_s)
+                stdout, stderr = child.communicate(_pgm(image), timeout=max(wall_s, 0.01))
+            except BaseException:
+                # The wall limit, or the file's alarm (TimeoutError) while waiting: never leave it running.
+                child.kill()
+                child.wait()
+                raise
     except subprocess.TimeoutExpired:
-        raise ConversionError(f"OCR took longer than {options.page_timeout_s:g} s (ingest.ocr.page_timeout_s)") from None
+        raise ConversionError(
+            f"OCR took longer than {wall_s:.0f} s of wall time ({WALL_FACTOR} x ingest.ocr.page_timeout_s): "
+            "Tesseract hung, or the machine is overloaded"
+        ) from None
     except OSError as exc:
         raise ConversionError(f"cannot run {command}: {exc.strerror or exc}") from None
-    if result.returncode != 0:
-        raise ConversionError(_failure(result.returncode, result.stderr.decode("utf-8", "replace"), width * height))
-    return parse_tsv(result.stdout.decode("utf-8", "replace"))
+    if child.returncode == -signal.SIGXCPU:
+        raise ConversionError(f"OCR took more than {options.page_timeout_s:g} s of CPU time (ingest.ocr.page_timeout_s)")
+    if child.returncode != 0:
+        raise ConversionError(_failure(child.returncode, stderr.decode("utf-8", "replace"), width * height))
+    return parse_tsv(stdout.decode("utf-8", "replace"))
+
+
+def _limit_cpu(pid: int, seconds: float) -> None:
+    """RLIMIT_CPU for the child: SIGXCPU at `seconds` of CPU time, SIGKILL a second later.
+
+    Set from here once it runs (preexec_fn is unsafe in a process with threads, as a worker
+    is); CPU time it used before counts all the same.
+    """
+    if not hasattr(resource, "prlimit"):
+        return  # Linux only; elsewhere the wall-time limit holds alone
+    soft = max(1, math.ceil(seconds))
+    try:
+        resource.prlimit(pid, resource.RLIMIT_CPU, (soft, soft + 1))
+    except (ProcessLookupError, PermissionError):
+        pass  # already finished
 
 
 def too_large(width: int, height: int) -> str:

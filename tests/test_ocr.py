@@ -297,15 +297,26 @@ def test_a_scan_is_rendered_at_its_own_resolution():
 
 
 @needs_tesseract
-def test_a_page_past_its_time_limit_is_left_out_with_the_reason(monkeypatch):
+def test_a_page_past_its_wall_time_limit_is_left_out_with_the_reason(monkeypatch):
     monkeypatch.setattr(ocr, "_left", lambda started, seconds: 0.0)  # no time left for any page
     options = IngestOptions(ocr=OcrOptions(page_timeout_s=5.0))
     converted = convert(Path("mixed.pdf"), mixed_pdf(PAGE_ONE, PAGE_TWO), options)
     assert converted.text == PAGE_ONE + "\f"
-    assert converted.warnings == ["page 2: OCR took longer than 5 s (ingest.ocr.page_timeout_s); the page is left out"]
+    said = "OCR took longer than 0 s of wall time (10 x ingest.ocr.page_timeout_s): Tesseract hung, or the machine is overloaded"
+    assert converted.warnings == [f"page 2: {said}; the page is left out"]
     with pytest.raises(ConversionError) as err:
         convert(Path("scan.pdf"), scanned_pdf(PAGE_ONE), options)
-    assert str(err.value) == "PDF has no text layer (scanned?) and OCR could not read it: page 1: OCR took longer than 5 s (ingest.ocr.page_timeout_s)"
+    assert str(err.value) == f"PDF has no text layer (scanned?) and OCR could not read it: page 1: {said}"
+
+
+@needs_tesseract
+@pytest.mark.skipif(not hasattr(__import__("resource"), "prlimit"), reason="RLIMIT_CPU of a child is set with prlimit (Linux)")
+def test_a_page_past_its_cpu_time_limit_is_stopped():
+    # A page dense with words at 600 dpi takes Tesseract well over a CPU-second.
+    image = page_images(text_pdf(" ".join([PAGE_ONE, PAGE_TWO] * 25)), dpi=600)[0]
+    with pytest.raises(ConversionError) as err:
+        read_image(image, OcrOptions(page_timeout_s=1.0), dpi=600)
+    assert str(err.value) == "OCR took more than 1 s of CPU time (ingest.ocr.page_timeout_s)"
 
 
 @needs_tesseract
