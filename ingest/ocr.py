@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TESSERACT = "tesseract"  # the command run, found on PATH
-INSTALL = "install Tesseract (Debian/Ubuntu: `sudo apt-get install tesseract-ocr`, macOS: `brew install tesseract`)"
+INSTALL_HOW = "(Debian/Ubuntu: `sudo apt-get install tesseract-ocr`, macOS: `brew install tesseract`)"
+INSTALL = f"install Tesseract {INSTALL_HOW}"
 # The largest image OCR reads, in pixels: an A4 page at 600 dpi, the most document scanners
 # offer. Tesseract read a page this size full of text in 200 MB (maximum resident set) and
 # 14 s, well within the workers' 2048 MB default (tests/test_ocr.py runs it under that limit).
@@ -59,8 +60,8 @@ MAX_PIXELS = 4961 * 7016
 LOW_CONFIDENCE = 60.0
 # Scans below this are upsampled to it: Tesseract wants letters some 20 pixels high.
 MIN_SCAN_DPI = 200
-PROGRESS_EVERY = 10
-WALL_FACTOR = 10  # a page's wall-time limit, in multiples of its CPU-time limit  # pages between progress lines (INFO) in a long scan
+PROGRESS_EVERY = 10  # pages between progress lines (INFO) in a long scan
+WALL_FACTOR = 10  # a page's wall-time limit, in multiples of its CPU-time limit
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def unavailable(options: OcrOptions) -> str | None:
         return f"no OCR engine is installed: {INSTALL}, then index it again"
     installed = _languages(command)
     if installed is None:
-        return f"the OCR engine at {command} does not run (`{TESSERACT} --list-langs` fails): reinstall it ({INSTALL.removeprefix('install ')})"
+        return f"the OCR engine at {command} does not run (`{TESSERACT} --list-langs` fails): reinstall Tesseract {INSTALL_HOW}"
     wanted = options.languages.split("+")
     lacking = [language for language in wanted if language not in installed]
     if lacking:

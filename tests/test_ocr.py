@@ -136,6 +136,17 @@ def test_files_read_without_ocr_are_read_again_once_it_is_installed(tmp_path, st
     assert index_paths(store, [tmp_path], options, show_progress=False).unchanged == 3
 
 
+def test_an_engine_that_does_not_run_is_named(tmp_path, monkeypatch):
+    broken = tmp_path / "tesseract"
+    broken.write_text("#!/bin/sh\necho 'error while loading shared libraries: libtesseract.so.5' >&2\nexit 127\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert ocr.unavailable(OcrOptions()) == (
+        f"the OCR engine at {broken} does not run (`tesseract --list-langs` fails): reinstall Tesseract "
+        "(Debian/Ubuntu: `sudo apt-get install tesseract-ocr`, macOS: `brew install tesseract`)"
+    )
+
+
 @needs_tesseract
 def test_missing_language_names_its_package():
     installed = ", ".join(sorted(ocr._languages(shutil.which("tesseract"))))
