@@ -89,6 +89,11 @@ def word_errors(truth: list[str], got: list[str]) -> int:
     return previous[-1]
 
 
+def rate(truth: list[list[str]], got: list[list[str]], norm: Callable[[list[str]], list[str]]) -> float:
+    """Word error rate over articles: their errors summed over their words summed."""
+    return sum(word_errors(norm(t), norm(g)) for t, g in zip(truth, got)) / sum(len(norm(t)) for t in truth)
+
+
 def normalized(words: list[str]) -> list[str]:
     out = [re.sub(r"[^\w]", "", w.lower()) for w in words]
     return [w for w in out if w]
@@ -173,13 +178,14 @@ def main() -> None:
     texts: dict[tuple[str, int], list[str]] = {c: [] for c in configs}
     seconds: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
     cpu_seconds: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
-    tsvs: list[str] = []
-    truth: list[str] = []
+    tsvs: list[list[str]] = []  # per article, per page (300 dpi)
+    truth: list[list[str]] = []  # per article: errors are counted article by article (the DP is quadratic)
     pages = 0
     with tempfile.TemporaryDirectory() as tmp:
         for n, article in enumerate(data):
             paragraphs = [latin_words(p["context"]) for p in article["paragraphs"][: args.paragraphs]]
-            truth.extend(" ".join(paragraphs).split())
+            truth.append(" ".join(paragraphs).split())
+            tsvs.append([])
             scanned = pdfium.PdfDocument(scan(make_paper(paragraphs, Path(tmp), f"a{n}"), args.scan_dpi))
             article_texts: dict[tuple[str, int], list[str]] = {c: [] for c in configs}
             for index in range(len(scanned)):
@@ -194,28 +200,27 @@ def main() -> None:
                     article_texts[config].append(engines[name](image, used))
                     seconds[config].append(time.perf_counter() - t0)
                     cpu_seconds[config].append(_cpu() - c0)
-                tsvs.append(tsv_rows(scanned[index].render(scale=300 / 72, grayscale=True).to_pil(), 300))
+                tsvs[-1].append(tsv_rows(scanned[index].render(scale=300 / 72, grayscale=True).to_pil(), 300))
             for config in configs:
                 texts[config].append(clean("\n\n".join(article_texts[config])))
             print(f"article {article['title']}: {len(scanned)} pages", file=sys.stderr)
     base_config = ("cli", 300 if 300 in dpis else dpis[0])
     base, base_cpu = statistics.median(seconds[base_config]), statistics.median(cpu_seconds[base_config])
     cpu = next((l.split(":", 1)[1].strip() for l in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines() if l.startswith("Model name")), platform.processor())
-    print(f"\n{pages} pages scanned at {args.scan_dpi} dpi ({len(truth)} words), articles {args.articles}, {cpu}, OMP_THREAD_LIMIT=1, one page at a time\n")
+    print(f"\n{pages} pages scanned at {args.scan_dpi} dpi ({sum(map(len, truth))} words), articles {args.articles}, {cpu}, OMP_THREAD_LIMIT=1, one page at a time\n")
     print(f"| engine | render dpi | WER exact | WER normalized | wall s/page | CPU s/page | CPU vs {base_config[0]} {base_config[1]} dpi |")
     print("|---|---|---|---|---|---|---|")
     for config in configs:
-        got = " ".join(texts[config]).split()
-        exact = word_errors(truth, got) / len(truth)
-        norm = word_errors(normalized(truth), normalized(got)) / len(normalized(truth))
+        exact = rate(truth, [t.split() for t in texts[config]], lambda words: words)
+        norm = rate(truth, [t.split() for t in texts[config]], normalized)
         s, c = statistics.median(seconds[config]), statistics.median(cpu_seconds[config])
         print(f"| {config[0]} | {config[1] or 'as shipped'} | {100 * exact:.2f}% | {100 * norm:.2f}% | {s:.2f} | {c:.2f} | {c / base_cpu:.2f}x |")
     # Confidence: dropping words Tesseract doubts, and the pages' mean confidence.
     print("\n| drop words with confidence below | WER normalized |\n|---|---|")
     for floor in (0, 20, 40, 60):
-        got = clean("\n\n".join(drop_below(t, floor) for t in tsvs)).split()
-        print(f"| {floor} | {100 * word_errors(normalized(truth), normalized(got)) / len(normalized(truth)):.2f}% |")
-    means = sorted(parse_tsv(t).confidence or 0 for t in tsvs)
+        got = [clean("\n\n".join(drop_below(t, floor) for t in article)).split() for article in tsvs]
+        print(f"| {floor} | {100 * rate(truth, got, normalized):.2f}% |")
+    means = sorted(parse_tsv(t).confidence or 0 for article in tsvs for t in article)
     print(f"\nmean word confidence per page: min {means[0]:.1f}, median {statistics.median(means):.1f}, max {means[-1]:.1f}")
 
 
