@@ -26,6 +26,11 @@ CONVERTERS = {
     ".html": "ingest.html:convert_html",
     ".htm": "ingest.html:convert_html",
     ".epub": "ingest.epub:convert_epub",
+    ".png": "ingest.image:convert_image",
+    ".jpg": "ingest.image:convert_image",
+    ".jpeg": "ingest.image:convert_image",
+    ".tif": "ingest.image:convert_image",
+    ".tiff": "ingest.image:convert_image",
 }
 TEXT_SUFFIXES = (".txt", ".md")  # read as plain text, and streamed when large
 SUPPORTED_SUFFIXES = tuple(CONVERTERS)

@@ -31,6 +31,7 @@ from store.records import Failure, FileInfo
 from ingest.clean import clean
 from ingest.convert import DOUBTFUL_ENCODING, TEXT_SUFFIXES, ConversionError, read_text_file
 from ingest.files import discover, sha256_file, under
+from ingest.ocr import read_without_ocr
 from ingest.options import IngestOptions
 from ingest.split import Split, split_stream, split_text
 from ingest.worker import Parsed, convert_files
@@ -185,11 +186,14 @@ def forget_paths(store: SQLiteDocumentStore, paths: Iterable[str | os.PathLike[s
 
 def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, options: IngestOptions) -> None:
     _warn(report, parsed.file.path, parsed.warnings)
+    # A file read without OCR because it could not run (Tesseract not installed) is recorded
+    # with no splitter, so the next run reads it again, as after a change of settings.
+    splitter = None if read_without_ocr(parsed.warnings + [parsed.error or ""]) else options.splitter
     if parsed.error is not None:
-        _record_failure(store, report, parsed.file, parsed.error, options.splitter)
+        _record_failure(store, report, parsed.file, parsed.error, splitter)
         return
     passages = _documents(parsed.file.path, parsed.splits, parsed.page_numbers)
-    store.save_file(parsed.file, parsed.pages, passages, splitter=options.splitter)
+    store.save_file(parsed.file, parsed.pages, passages, splitter=splitter)
     report.indexed += 1
     report.passages += len(parsed.splits)
 

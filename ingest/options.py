@@ -7,12 +7,34 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class OcrOptions:
+    """The `ingest.ocr` section: reading pages without a text layer and image files (ingest/ocr.py)."""
+
+    __pydantic_config__ = {"extra": "forbid", "strict": True}
+
+    enabled: bool = True
+    languages: str = "eng"
+    dpi: int = 300
+    page_timeout_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not self.languages or not all(part.replace("_", "").isalnum() for part in self.languages.split("+")):
+            raise ValueError(f"languages must be Tesseract language names joined by + (eng, eng+deu), got {self.languages!r}")
+        if not 70 <= self.dpi <= 1200:
+            raise ValueError(f"dpi must be between 70 and 1200, got {self.dpi}")
+        if self.page_timeout_s <= 0:
+            raise ValueError(f"page_timeout_s must be > 0, got {self.page_timeout_s}")
+
+
+@dataclass(frozen=True)
 class IngestOptions:
     # Read by pydantic when pipeline.config validates config.yaml: unknown keys and wrong
     # types are errors. A plain dict, so this module does not import pydantic.
     __pydantic_config__ = {"extra": "forbid", "strict": True}
 
-    include: list[str] = field(default_factory=lambda: ["*.pdf", "*.txt", "*.md", "*.docx", "*.html", "*.htm", "*.epub"])
+    include: list[str] = field(
+        default_factory=lambda: ["*.pdf", "*.txt", "*.md", "*.docx", "*.html", "*.htm", "*.epub", "*.png", "*.jpg", "*.jpeg", "*.tif", "*.tiff"]
+    )
     exclude: list[str] = field(default_factory=lambda: [".*", "__pycache__", "node_modules"])
     split_length: int = 120
     split_overlap: int = 20
@@ -21,6 +43,7 @@ class IngestOptions:
     max_memory_mb: int = 2048
     stream_text_above_mb: float = 32.0
     encoding: str = "auto"
+    ocr: OcrOptions = field(default_factory=OcrOptions)
 
     def __post_init__(self) -> None:
         if self.split_length < 1:

@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -112,9 +113,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _init_worker(max_memory_mb: int, parent: int) -> None:
+def _init_worker(max_memory_mb: int, parent: int, log_level: int = logging.WARNING) -> None:
     # Ctrl-C is the main process's to handle: it stops after the files in flight.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned process starts with no logging set up: with -v, what converters log (OCR's
+    # progress through a long scan) reaches stderr as the indexer's own lines do.
+    if log_level < logging.WARNING:
+        logging.basicConfig(level=log_level, format="docqa: %(levelname)s: %(message)s", stream=sys.stderr)
     limit = max_memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # The parent's pid comes from the parent: one killed while this worker was still starting
@@ -179,7 +184,7 @@ def _pool(workers: int, options: IngestOptions) -> Iterator[ProcessPoolExecutor]
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(options.max_memory_mb, os.getpid()),
+        initargs=(options.max_memory_mb, os.getpid(), logging.getLogger().getEffectiveLevel()),
     )
     try:
         yield pool

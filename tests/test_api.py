@@ -145,7 +145,7 @@ def test_upload_index_and_delete(client, setup, tmp_path):
 def test_upload_bad_files(client, tmp_path):
     unsupported = client.post("/documents", files={"file": ("report.xlsx", b"PK\x03\x04", "application/octet-stream")})
     assert unsupported.status_code == 415
-    assert error_of(unsupported) == ("file", "unsupported file type '.xlsx': upload a .pdf, .txt, .md, .docx, .html, .htm or .epub file")
+    assert error_of(unsupported) == ("file", "unsupported file type '.xlsx': upload a .pdf, .txt, .md, .docx, .html, .htm, .epub, .png, .jpg, .jpeg, .tif or .tiff file")
     big = client.post("/documents", files={"file": ("big.txt", b"word " * 20000, "text/plain")})
     assert big.status_code == 413 and error_of(big) == ("file", "the file is larger than api.max_upload_mb (0.05 MB)")
     encrypted = write_pdf(tmp_path / "secret.pdf", ["Secret."], user_password="pw")

@@ -95,7 +95,7 @@ def test_bad_config_names_key_and_file(tmp_path, runner):
     assert result.exit_code == 1
     assert result.stderr == (
         f"Error: {cfg}: ingest.workers: input should be a valid integer, got '2'; unknown key 'ingest.split_lenght' "
-        "(valid keys: include, exclude, split_length, split_overlap, workers, timeout_s, max_memory_mb, stream_text_above_mb, encoding)\n"
+        "(valid keys: include, exclude, split_length, split_overlap, workers, timeout_s, max_memory_mb, stream_text_above_mb, encoding, ocr)\n"
     )
 
 

@@ -69,11 +69,19 @@ def test_damage_that_trips_pypdfs_limits_or_unsupported_features_is_named(tmp_pa
     )
 
 
-def test_exact_messages(tmp_path):
+def test_exact_messages(tmp_path, monkeypatch):
+    from ingest import ocr
+
     path = write_image_only_pdf(tmp_path / "scan.pdf")
-    with pytest.raises(ConversionError, match=r"^PDF has no text layer \(scanned\?\): run OCR on it first, e\.g\. `ocrmypdf in\.pdf out\.pdf`$"):
+    monkeypatch.setattr(ocr, "TESSERACT", "tesseract-not-installed-here")  # as without OCR (tests/test_ocr.py has it with)
+    with pytest.raises(ConversionError, match=(
+        r"^PDF has no text layer \(scanned\?\) and no OCR engine is installed: install Tesseract "
+        r"\(Debian/Ubuntu: `sudo apt-get install tesseract-ocr`, macOS: `brew install tesseract`\), then index it again$"
+    )):
         convert(path, path.read_bytes())
-    with pytest.raises(ConversionError, match=r"^unsupported file type '\.doc': docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm and \.epub$"):
+    with pytest.raises(ConversionError, match=(
+        r"^unsupported file type '\.doc': docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm, \.epub, \.png, \.jpg, \.jpeg, \.tif and \.tiff$"
+    )):
         convert(PurePath("x.doc"), b"\xd0\xcf\x11\xe0")
 
 
@@ -130,7 +138,7 @@ def test_streamed_binary_and_blank_files_are_refused(small_chunks):
     rng = random.Random(0)
     with pytest.raises(ConversionError, match=r"^binary file, or text in an unknown encoding: save it as UTF-8$"):
         list(read_text_file(io.BytesIO(bytes(rng.randrange(256) for _ in range(4000))), []))
-    with pytest.raises(ConversionError, match=r"^binary file, not text: docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm and \.epub$"):
+    with pytest.raises(ConversionError, match=r"^binary file, not text: docqa reads \.pdf, \.txt, \.md, \.docx, \.html, \.htm, \.epub, \.png, \.jpg, \.jpeg, \.tif and \.tiff$"):
         list(read_text_file(io.BytesIO(b"\x01\x02\x03\x04 words " * 500), []))
     with pytest.raises(ConversionError, match=r"^empty file \(only whitespace\)$"):
         list(read_text_file(io.BytesIO(b" \n" * 500), []))

@@ -248,7 +248,7 @@ def test_streamed_bad_files_are_reported_and_the_batch_goes_on(tmp_path, store, 
     report = index_paths(store, [tmp_path], dataclasses.replace(options, stream_text_above_mb=0.05), show_progress=False)
     assert sorted(streamed) == ["binary.txt", "blank.md", "good.txt"]
     assert sorted((Path(f.path).name, f.error) for f in report.failures) == [
-        ("binary.txt", "binary file, not text: docqa reads .pdf, .txt, .md, .docx, .html, .htm and .epub"),
+        ("binary.txt", "binary file, not text: docqa reads .pdf, .txt, .md, .docx, .html, .htm, .epub, .png, .jpg, .jpeg, .tif and .tiff"),
         ("blank.md", "empty file (only whitespace)"),
     ]
     assert report.indexed == 1 and {d.meta["file_path"] for d in store.filter_documents()} == {str(tmp_path / "good.txt")}
