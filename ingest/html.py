@@ -58,7 +58,7 @@ _BLOCKS = frozenset(
     "footer form h1 h2 h3 h4 h5 h6 header hgroup hr html legend li main menu ol p section summary table "
     "tbody thead tfoot ul search frameset frame".split()
 )
-# Elements that never hold a page's main content: an ASP.NET page wraps the whole body in a form.
+# What a form holding the page's content has (an ASP.NET page wraps the whole body in one form).
 _CONTENT = "main, article, h1, [role=main]"
 # HTML's own whitespace (not U+00A0, which a page writes to keep words together).
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
@@ -94,10 +94,11 @@ def decode_html(data: bytes, warnings: list[str], encoding: str, binary: str) ->
     declared = None if data[:4].startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) else _declared_encoding(data[:_PRESCAN], warnings)
     text = None
     if declared is not None:
+        label, codec = declared
         try:
-            text = data.decode(declared)
+            text = data.decode(codec)
         except UnicodeDecodeError as exc:
-            warnings.append(f"not {declared} as it declares ({exc.reason} at byte {exc.start}); read as undeclared text")
+            warnings.append(f"not {label} as it declares ({exc.reason} at byte {exc.start}); read as undeclared text")
     if text is None:
         text = decode(data, warnings, encoding)
     if looks_binary(text):
@@ -105,7 +106,8 @@ def decode_html(data: bytes, warnings: list[str], encoding: str, binary: str) ->
     return text
 
 
-def _declared_encoding(head: bytes, warnings: list[str]) -> str | None:
+def _declared_encoding(head: bytes, warnings: list[str]) -> tuple[str, str] | None:
+    """(label, Python codec) of the encoding a document's first bytes declare."""
     import codecs
 
     match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
@@ -118,10 +120,10 @@ def _declared_encoding(head: bytes, warnings: list[str]) -> str | None:
         warnings.append(f"unknown charset {label!r} declared; read as undeclared text")
         return None
     if name in ("latin-1", "iso8859-1", "ascii"):
-        return "cp1252"  # what browsers read these labels as (the Encoding standard)
+        return label, "cp1252"  # what browsers read these labels as (the Encoding standard)
     if name.startswith(("utf-16", "utf-32")):
         return None  # a declaration readable as ASCII is not UTF-16; the BOM says when it is
-    return name
+    return label, name
 
 
 def render(markup: str, *, title: bool = True, book: bool = False) -> str:
