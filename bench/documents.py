@@ -171,6 +171,8 @@ def main() -> None:
     parser.add_argument("--articles", default="12-23", help="article indexes of the public half, e.g. 12-23 or 0,3")
     parser.add_argument("--variants", default="text,pdf,scan")
     parser.add_argument("--limit", type=int, help="ask at most this many questions (quick checks)")
+    parser.add_argument("--every", type=int, default=1, help="ask every Nth question of the articles (in file order), for a shorter run")
+    parser.add_argument("--retrieve-k", type=int, help="passages read per question (retriever.top_k; default: config.yaml's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "documents")
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--timing-repeats", type=int, default=3, help="alternating runs of the before/after converter timing (0: skip)")
@@ -192,11 +194,13 @@ def main() -> None:
             for qa in p["qas"]:
                 questions.append(SquadQuestion(qa["id"], qa["question"], [a["text"] for a in qa["answers"]], p["context"], 0))
     render_seconds = time.perf_counter() - started
+    questions = questions[:: args.every]
     if args.limit is not None:
         questions = questions[: args.limit]
     config = args.out / "config.yaml"
-    config.write_text(f"reader:\n  model: {args.model}\n", encoding="utf-8")
-    results: dict = {"articles": args.articles, "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
+    retriever = f"retriever:\n  top_k: {args.retrieve_k}\n" if args.retrieve_k else ""
+    config.write_text(f"reader:\n  model: {args.model}\n{retriever}", encoding="utf-8")
+    results: dict = {"articles": args.articles, "every": args.every, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
                      "unsettable_characters": "".join(sorted(unsettable)), "variants": {}}
     if "pdf" in args.variants.split(",") and args.timing_repeats:
         results["converter_timing"] = time_converters(files["pdf"], args.timing_repeats)

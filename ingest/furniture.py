@@ -10,7 +10,7 @@ A hyphen at a line's end is kept where the document itself writes the compound w
 document and "familyoriented" is not), so ingest/clean.py joins only words that TeX or a word
 processor hyphenated ("docu-\nment" -> "document").
 
-A line at a page's edge is furniture when the same line, digits aside ("Force 2", "Force 3"),
+A line at a page's edge is furniture when the same line, numbers on their own aside ("Force 2", "Force 3"),
 is at the same edge of other pages, or when it is the page's own number ("3", "Page 3 of 9",
 "- iii -").
 """
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 EDGE_LINES = 2  # lines (or rows of lines) at each edge that may be furniture
-_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"(?<!\w)\d+(?!\w)")  # a number on its own: "Force 2", not "p1w0" or "B2B"
 _PAGE_NUMBER = re.compile(
     r"^(?:page\s*)?[-\u2013\u2014(\[]?\s*(\d{1,4}|[ivxlcdm]{1,7})\s*[-\u2013\u2014)\]]?(?:\s*(?:/|of)\s*\d{1,5})?$", re.IGNORECASE
 )
@@ -31,8 +31,15 @@ Edges = tuple[Sequence[str], Sequence[str]]  # a page's top lines (downwards) an
 
 
 def key(line: str) -> str:
-    """A line as compared across pages: lower case, digits as '#', spaces collapsed."""
-    return " ".join(_DIGITS.sub("#", line.lower()).split())
+    """A line as compared across pages: lower case, numbers as '#', spaces collapsed.
+
+    Empty for a line with no letters and more than one number (a table's row of figures is
+    not a running head; a lone number is judged by is_page_number).
+    """
+    compared = " ".join(_NUMBER.sub("#", line.lower()).split())
+    if compared != "#" and not any(ch.isalpha() for ch in compared):
+        return ""
+    return compared
 
 
 def is_page_number(line: str, page: int) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -158,14 +159,36 @@ def _page_texts(pages: list[_Page]) -> list[str]:
             edges.append((top, bottom, [lines[i].strip() for i in top], [lines[i].strip() for i in bottom]))
     drops = furniture([(top_texts, bottom_texts) for _, _, top_texts, bottom_texts in edges])
     body = body_size(page.lines for page in pages if page.lines is not None)
-    texts = []
+    bodies, notes = [], []
     for page, (top, bottom, _, _), drop in zip(pages, edges, drops):
         if page.lines is not None:
             gone = {top[i] for i in drop[0]} | {bottom[i] for i in drop[1]}
-            texts.append(page_text([line for i, line in enumerate(page.lines) if i not in gone], body).text())
+            laid_out = page_text([line for i, line in enumerate(page.lines) if i not in gone], body)
+            bodies.append("\n\n".join(laid_out.body))
+            notes.append("\n\n".join(laid_out.footnotes))
         else:
-            texts.append(without_furniture(page.plain, top, bottom, drop))
+            bodies.append(without_furniture(page.plain, top, bottom, drop))
+            notes.append("")
+    _join_words_across_pages(bodies)
+    texts = [b + "\n\n" + n if n else b for b, n in zip(bodies, notes)]
     return keep_compound_hyphens(texts)
+
+
+_BROKEN_AT_END = re.compile(r"[^\W\d_]-\s*$")
+_FIRST_WORD = re.compile(r"\s*([^\W\d_]\S*)\s*")
+
+
+def _join_words_across_pages(bodies: list[str]) -> None:
+    """A word hyphenated across a page break ("sta-" | "tion") made whole on the first page.
+
+    The page's footnotes stay after it, and the next page starts at its next word.
+    """
+    for i in range(len(bodies) - 1):
+        if _BROKEN_AT_END.search(bodies[i]):
+            match = _FIRST_WORD.match(bodies[i + 1])
+            if match and match.group(1)[0].islower():
+                bodies[i] = bodies[i].rstrip() + "\n" + match.group(1)
+                bodies[i + 1] = bodies[i + 1][match.end():]
 
 
 def _line_edges(lines: list[Line]) -> tuple[list[int], list[int]]:
@@ -202,9 +225,13 @@ class _ListHandler(logging.Handler):
     def __init__(self, sink: list[str]) -> None:
         super().__init__(logging.WARNING)
         self.sink = sink
+        self.dropped = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(" ".join(record.getMessage().split())[:200])
+        if len(self.sink) < MAX_WARNINGS:
+            self.sink.append(" ".join(record.getMessage().split())[:200])
+        else:
+            self.dropped += 1
 
 
 @contextmanager
@@ -219,3 +246,5 @@ def _capture_pypdf_warnings(sink: list[str]) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.propagate = propagate
+        if handler.dropped:
+            sink.append(f"{handler.dropped} more warnings not kept")

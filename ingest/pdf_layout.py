@@ -142,7 +142,7 @@ def _gutter(lines: list[Line], left: float, right: float, body: float) -> tuple[
         elif before <= allowed < count and opened is not None:
             if x - opened >= GUTTER_EM * body and (best is None or x - opened > best[1] - best[0]):
                 sides = ([l for l in narrow if l.x1 <= opened], [l for l in narrow if l.x0 >= x])
-                if all(len(side) >= 3 and sum(l.height for l in side) >= 0.2 * height for side in sides):
+                if all(len(side) >= 3 and sum(l.height for l in side) >= 0.1 * height for side in sides):
                     best = (opened, x)
             opened = None
     return best
