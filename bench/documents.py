@@ -157,7 +157,7 @@ def time_converters(pdfs: list[Path], repeats: int) -> dict:
     for _ in range(repeats):
         for label, tree in (("before", before), ("after", REPO)):
             env = {**os.environ, "PYTHONPATH": str(tree)}
-            done = subprocess.run([sys.executable, "-c", script, *map(str, pdfs)], capture_output=True, text=True, env=env, cwd=tree, check=True)
+            done = subprocess.run([sys.executable, "-c", script, *(str(p.resolve()) for p in pdfs)], capture_output=True, text=True, env=env, cwd=tree, check=True)
             times[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
     pages = sum(_pages(p) for p in pdfs)
     before_s, after_s = statistics.median(times["before"]), statistics.median(times["after"])

@@ -60,14 +60,12 @@ def split_at_gutters(lines: list[Line], body: float) -> list[Line]:
     """Lines cut where a gutter runs through them.
 
     pdfium joins runs of text on one baseline into one line, the two columns' lines too. A
-    gutter is an x position where at least three lines have a gap of GUTTER_EM body sizes,
-    and at least a third of the lines reaching it do: the wide spaces of a loosely justified
+    gutter is an x position where at least three lines have a wide gap (_wide_gaps), and at
+    least a third of the lines reaching it do: the wide spaces of a loosely justified
     line do not line up from line to line.
     """
     for _ in range(4):  # up to five columns
-        gaps = [(line.words[k - 1][3], line.words[k][2], i, k)
-                for i, line in enumerate(lines) for k in range(1, len(line.words))
-                if line.words[k][2] - line.words[k - 1][3] >= GUTTER_EM * body]
+        gaps = [(g0, g1, i, k) for i, line in enumerate(lines) for g0, g1, k in _wide_gaps(line, body)]
         if len(gaps) < 3:
             break
         events = sorted([(g0, 1) for g0, _, _, _ in gaps] + [(g1, -1) for _, g1, _, _ in gaps])
@@ -86,6 +84,16 @@ def split_at_gutters(lines: list[Line], body: float) -> list[Line]:
             split.extend(split_line(line, cut[i]) if i in cut else (line,))
         lines = split
     return lines
+
+
+def _wide_gaps(line: Line, body: float) -> list[tuple[float, float, int]]:
+    """Gaps between a line's words that may be a gutter: GUTTER_EM body sizes wide, and half as
+    wide again as the line's usual space (a font's wide spaces do not make columns)."""
+    gaps = [(line.words[k - 1][3], line.words[k][2], k) for k in range(1, len(line.words))]
+    if not gaps:
+        return []
+    usual = sorted(g1 - g0 for g0, g1, _ in gaps)[len(gaps) // 2]
+    return [(g0, g1, k) for g0, g1, k in gaps if g1 - g0 >= max(GUTTER_EM * body, 1.5 * usual)]
 
 
 def columns(lines: list[Line], body: float) -> list[list[Line]]:
