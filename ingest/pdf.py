@@ -158,6 +158,10 @@ def _page_texts(pages: list[_Page]) -> list[str]:
             lines = page.plain.split("\n")
             edges.append((top, bottom, [lines[i].strip() for i in top], [lines[i].strip() for i in bottom]))
     drops = furniture([(top_texts, bottom_texts) for _, _, top_texts, bottom_texts in edges])
+    if not any(_kept(page, top, bottom, drop) for page, (top, bottom, _, _), drop in zip(pages, edges, drops)):
+        # Every line is at an edge and repeats ("Background" alone on every page): that is the
+        # document's text, not its furniture.
+        drops = [(set(), set()) for _ in pages]
     body = body_size(page.lines for page in pages if page.lines is not None)
     bodies, notes = [], []
     for page, (top, bottom, _, _), drop in zip(pages, edges, drops):
@@ -172,6 +176,13 @@ def _page_texts(pages: list[_Page]) -> list[str]:
     _join_words_across_pages(bodies)
     texts = [b + "\n\n" + n if n else b for b, n in zip(bodies, notes)]
     return keep_compound_hyphens(texts)
+
+
+def _kept(page: _Page, top: list[int], bottom: list[int], drop: tuple[set[int], set[int]]) -> bool:
+    """Whether any line of the page is left once its furniture is dropped."""
+    gone = {top[i] for i in drop[0]} | {bottom[i] for i in drop[1]}
+    texts = [line.text for line in page.lines] if page.lines is not None else page.plain.split("\n")
+    return any(text.strip() for i, text in enumerate(texts) if i not in gone)
 
 
 _BROKEN_AT_END = re.compile(r"[^\W\d_]-\s*$")
