@@ -87,8 +87,10 @@ def without_furniture(text: str, top: list[int], bottom: list[int], drop: tuple[
     return "\n".join(line for i, line in enumerate(lines) if i not in gone)
 
 
-_LINE_END_HYPHEN = re.compile(r"([^\W\d_]+)-[ \t]*\n\s*(?=([^\W\d_]+))")
-_BROKEN_WORD = re.compile(r"[^\W\d_]+-[ \t]*\n\s*[^\W\d_]+")
+# Each starts at a word's start ((?<!...)): tried at every letter of a long word, the search
+# would take quadratic time, inside re, where the time limit's alarm cannot stop it.
+_LINE_END_HYPHEN = re.compile(r"(?<![^\W\d_])([^\W\d_]+)-[ \t]*\n\s*(?=([^\W\d_]+))")
+_BROKEN_WORD = re.compile(r"(?<![^\W\d_])[^\W\d_]+-[ \t]*\n\s*[^\W\d_]+")
 _WORD = re.compile(r"[^\W\d_]+")
 
 
