@@ -166,6 +166,44 @@ def time_converters(pdfs: list[Path], repeats: int) -> dict:
             "after_over_before_speed": round(before_s / after_s, 2), "all_seconds": times}
 
 
+_QUALITY = (
+    "import sys, json, re; from pathlib import Path; from ingest.convert import convert\n"
+    "print(json.dumps({p: convert(Path(p), Path(p).read_bytes()).text for p in sys.argv[1:]}))\n"
+)
+
+
+def text_quality(pdfs: list[Path], sources: dict[str, list[str]], titles: dict[str, str]) -> dict:
+    """Per converter (BEFORE's and this tree's): words of the papers' text that are not words of
+    the article or of what the paper adds (merged or broken words), running heads and page
+    numbers left in the text, footnotes inside a paragraph of body text."""
+    import re
+
+    from bench.render_papers import HEAD, NAMES
+
+    tokens = lambda text: re.findall(r"[^\W_]+", text.lower())  # noqa: E731
+    added = set(tokens(HEAD + " SQuAD v1.1 development set, public half Part checked this paragraph against the 2016 dump; "
+                       "the links were added by and " + " ".join(NAMES)))
+    out = {}
+    for label, tree in (("before", Path("/tmp/pdf-before")), ("after", REPO)):
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        done = subprocess.run([sys.executable, "-c", _QUALITY, *(str(p.resolve()) for p in pdfs)], capture_output=True, text=True,
+                              env=env, cwd=tree, check=True)
+        texts = json.loads(done.stdout)
+        foreign = heads = notes_inside = words = 0
+        for path, text in texts.items():
+            name = Path(path).stem
+            known = set(tokens(" ".join(sources[name]))) | added | set(tokens(titles[name]))
+            got = tokens(text)
+            words += len(got)
+            foreign += sum(1 for w in got if w not in known)
+            heads += text.count(HEAD)
+            # A footnote inside the body: its words followed, in the same paragraph, by more text.
+            notes_inside += len(re.findall(r"the links were added by \w+ and \w+\.[ \n][^\n\f]", text))
+        out[label] = {"words": words, "words_not_in_the_article": foreign, "running_heads_in_text": heads,
+                      "footnotes_inside_body_text": notes_inside}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", default="12-23", help="article indexes of the public half, e.g. 12-23 or 0,3")
@@ -175,6 +213,7 @@ def main() -> None:
     parser.add_argument("--retrieve-k", type=int, help="passages read per question (retriever.top_k; default: config.yaml's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "documents")
     parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--quality-only", action="store_true", help="only compare the converters' text of the papers (no questions)")
     parser.add_argument("--timing-repeats", type=int, default=3, help="alternating runs of the before/after converter timing (0: skip)")
     args = parser.parse_args()
 
@@ -200,6 +239,16 @@ def main() -> None:
     config = args.out / "config.yaml"
     retriever = f"retriever:\n  top_k: {args.retrieve_k}\n" if args.retrieve_k else ""
     config.write_text(f"reader:\n  model: {args.model}\n{retriever}", encoding="utf-8")
+    if args.quality_only:
+        sources = {Path(p).stem: [] for p in files["pdf"]}
+        titles = {}
+        for index in chosen:
+            name = Path(render_article(data[index]["title"], [settable(p["context"], unsettable) for p in data[index]["paragraphs"]],
+                                       args.out / "render")["pdf"]).stem
+            sources[name] = [settable(p["context"], unsettable) for p in data[index]["paragraphs"]]
+            titles[name] = data[index]["title"].replace("_", " ")
+        print(json.dumps(text_quality(files["pdf"], sources, titles), indent=1))
+        return
     results: dict = {"articles": args.articles, "every": args.every, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
                      "unsettable_characters": "".join(sorted(unsettable)), "variants": {}}
     if "pdf" in args.variants.split(",") and args.timing_repeats:

@@ -33,7 +33,7 @@ _MATH = {"−": "-", "≠": r"\neq", "⊆": r"\subseteq", "≡": r"\equiv", "√
          "π": r"\pi", "Π": r"\Pi", "α": r"\alpha", "σ": r"\sigma", "ς": r"\varsigma", "ρ": r"\rho", "ε": r"\varepsilon",
          "ν": r"\nu", "ζ": r"\zeta", "μ": r"\mu", "κ": r"\kappa", "τ": r"\tau", "φ": r"\varphi", "ι": r"\iota",
          "θ": r"\theta", "ξ": r"\xi", "γ": r"\gamma", "ω": r"\omega", "λ": r"\lambda", "η": r"\eta"}
-_NAMES = ("Alder Birch Cedar Dogwood Elm Fir Ginkgo Hazel Ilex Juniper Kauri Larch Maple Nutmeg Oak Poplar Quince "
+NAMES = ("Alder Birch Cedar Dogwood Elm Fir Ginkgo Hazel Ilex Juniper Kauri Larch Maple Nutmeg Oak Poplar Quince "
           "Rowan Spruce Tamarind Ulmo Viburnum Walnut Yew Zelkova Acacia Baobab Cypress Deodar Eucalyptus").split()
 _SENTENCE_END = re.compile(r"(?<=[a-z]{3}[.!?]) (?=[A-Z])")
 
@@ -78,7 +78,7 @@ def latex_source(title: str, paragraphs: list[str]) -> str:
             # Varied at both ends, as real footnotes are (one ending the same way on every page
             # would read as a running foot), in words that are not the article's (a footnote
             # repeating the paragraph's words would weigh the answers in them twice).
-            a, b, c = (_NAMES[(i * 7 + k * 13 + len(title)) % len(_NAMES)] for k in range(3))
+            a, b, c = (NAMES[(i * 7 + k * 13 + len(title)) % len(NAMES)] for k in range(3))
             note = _escape(f"{a} checked this paragraph against the 2016 dump; the links were added by {b} and {c}.")
             if first:
                 text = text[: first.start()] + f"\\footnote{{{note}}}" + text[first.start():]

@@ -31,7 +31,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or "no details"
 
 
-_NUMBERS = re.compile(r"\d+")
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")  # byte offsets, object numbers
 
 
 def summarised(warnings: list[str]) -> list[str]:

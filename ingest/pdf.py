@@ -8,6 +8,11 @@ with footnotes after the body (ingest/pdf_layout.py); running heads and page num
 out (ingest/furniture.py), for pages read by OCR too. A page pdfium cannot read is read by
 pypdf's text extraction instead.
 
+Limits of the worker (ingest/worker.py): the time limit's alarm interrupts Python, not C, so
+a page stops only once pdfium has parsed it (about 0.65 s per MB of content stream here,
+which pypdf's decompression limit bounds); pdfium aborts the process when an allocation fails
+under the memory limit, which the pool reports as the converter crashing on that file.
+
 A PDF's pages are cleaned one by one and joined with form feeds, so a passage's page is the
 number of form feeds before it plus one. Anything that cannot be turned into text raises
 ConversionError with a one-line reason and, where there is one, the fix.

@@ -3,14 +3,15 @@ page numbers, footnotes after the body, hyphenation undone, symbols of CFF fonts
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import random
+import time
 
 import pytest
 
 from ingest.convert import convert
-from ingest.converted import summarised
 from ingest.furniture import furniture, is_page_number, keep_compound_hyphens
 from ingest.indexer import index_paths
 from ingest.split import split_text
@@ -143,12 +144,40 @@ def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(tmp_pa
     assert convert(path, path.read_bytes()).text == "words on the page before the radio station,\fon the air"
 
 
-def test_repeated_warnings_are_summarised_once(tmp_path, store, options, caplog, monkeypatch):
-    warnings = [f"Multiple definitions in dictionary at byte {n} for key /Info" for n in (10, 20, 30)] + ["Object 5 0 not defined."]
-    assert summarised(warnings) == [
-        "3 warnings like: Multiple definitions in dictionary at byte 10 for key /Info (-v shows them all)",
-        "Object 5 0 not defined.",
+def test_repeated_warnings_are_summarised_once_per_file_and_shown_all_with_verbose(tmp_path, store, options, caplog):
+    # Damaged: page dictionaries with a key twice, the cross-reference offsets off; pypdf
+    # reads it, warning about every page dictionary, twice.
+    data = write_pdf_bytes([content([Run(72, 700, f"page {i} text")]) for i in range(3)])
+    path = tmp_path / "damaged.pdf"
+    path.write_bytes(data.replace(b"<< /Type /Page /Parent", b"<< /Type /Page /Type /Page /Parent"))
+    with caplog.at_level(logging.WARNING, logger="ingest.indexer"):
+        index_paths(store, [path], options, show_progress=False)
+    assert [r.getMessage() for r in caplog.records if r.name == "ingest.indexer"] == [
+        f"{path}: incorrect startxref pointer(1)",
+        f"{path}: parsing for Object Streams",
+        f"{path}: 6 warnings like: Multiple definitions in dictionary at byte 0x4b5 for key /Type (-v shows them all)",
     ]
+    caplog.clear()
+    store.remove_files([str(path)])
+    with caplog.at_level(logging.INFO, logger="ingest.indexer"):
+        index_paths(store, [path], options, show_progress=False)
+    assert sum("Multiple definitions" in r.getMessage() for r in caplog.records if r.name == "ingest.indexer") == 6
+
+
+def test_a_slow_page_is_stopped_by_the_time_limit():
+    # 100,000 text objects on one page: about 2.5 s to convert here. The alarm of
+    # ingest.timeout_s interrupts Python, not C: pdfium parses the page (about 1.5 s of it, in
+    # proportion to the page's content stream, which pypdf's decompression limit bounds) before
+    # the conversion stops.
+    from ingest.options import IngestOptions
+    from ingest.worker import convert_data
+
+    stream = b"\n".join(b"BT /F1 1 Tf %d %d Td (ab) Tj ET" % (i % 600, (i // 600) % 790) for i in range(100_000))
+    options = dataclasses.replace(IngestOptions(), timeout_s=0.5)
+    started = time.perf_counter()
+    parsed = convert_data("slow.pdf", write_pdf_bytes([stream]), 0.0, options)
+    assert parsed.error == "conversion took longer than 0.5 s (ingest.timeout_s)"
+    assert time.perf_counter() - started < 10
 
 
 # --- CFF fonts: the text depends on reading the font's own encoding -------------------------
