@@ -87,6 +87,10 @@ def run_variant(name: str, files: list[Path], questions: list[SquadQuestion], ou
         raise RuntimeError(f"docqa index failed: {indexed.stderr[-2000:]}")
     report = json.loads(indexed.stdout)
     pages = sum(_pages(f) for f in files) if name != "text" else None
+    if report["files"]["indexed"] == 0:
+        # Nothing to ask (the scans before OCR: "PDF has no text layer"): every question scores 0.
+        return {"files": report["files"], "failures": report["failures"][:3], "pages": pages, "questions": len(questions),
+                "answered": 0, **squad_scores({}, questions)}
     batch = out / f"{name}-questions.jsonl"
     batch.write_text("".join(json.dumps({"id": q.id, "question": q.question}) + "\n" for q in questions), encoding="utf-8")
     answers_path = out / f"{name}-answers.jsonl"
@@ -210,6 +214,7 @@ def main() -> None:
     parser.add_argument("--variants", default="text,pdf,scan")
     parser.add_argument("--limit", type=int, help="ask at most this many questions (quick checks)")
     parser.add_argument("--every", type=int, default=1, help="ask every Nth question of the articles (in file order), for a shorter run")
+    parser.add_argument("--offset", type=int, default=0, help="with --every: start at this question (another sample of the same size)")
     parser.add_argument("--retrieve-k", type=int, help="passages read per question (retriever.top_k; default: config.yaml's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "documents")
     parser.add_argument("--model", type=Path, default=MODEL)
@@ -233,7 +238,7 @@ def main() -> None:
             for qa in p["qas"]:
                 questions.append(SquadQuestion(qa["id"], qa["question"], [a["text"] for a in qa["answers"]], p["context"], 0))
     render_seconds = time.perf_counter() - started
-    questions = questions[:: args.every]
+    questions = questions[args.offset :: args.every]
     if args.limit is not None:
         questions = questions[: args.limit]
     config = args.out / "config.yaml"
@@ -249,7 +254,7 @@ def main() -> None:
             titles[name] = data[index]["title"].replace("_", " ")
         print(json.dumps(text_quality(files["pdf"], sources, titles), indent=1))
         return
-    results: dict = {"articles": args.articles, "every": args.every, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
+    results: dict = {"articles": args.articles, "every": args.every, "offset": args.offset, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
                      "unsettable_characters": "".join(sorted(unsettable)), "variants": {}}
     if "pdf" in args.variants.split(",") and args.timing_repeats:
         results["converter_timing"] = time_converters(files["pdf"], args.timing_repeats)
