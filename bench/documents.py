@@ -170,6 +170,17 @@ def time_converters(pdfs: list[Path], repeats: int) -> dict:
             "after_over_before_speed": round(before_s / after_s, 2), "all_seconds": times}
 
 
+def _plain_pdfs(folder: Path) -> list[Path]:
+    """10 PDFs of 10 pages each as fpdf2 writes them (Helvetica, one column), as bench/ingest.py indexes."""
+    import random
+
+    from tests.corpus import page_text, write_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    return [write_pdf(folder / f"plain{i}.pdf", [page_text(rng, f"P{j}") for j in range(10)]) for i in range(10)]
+
+
 _QUALITY = (
     "import sys, json, re; from pathlib import Path; from ingest.convert import convert\n"
     "print(json.dumps({p: convert(Path(p), Path(p).read_bytes()).text for p in sys.argv[1:]}))\n"
@@ -218,6 +229,8 @@ def main() -> None:
     parser.add_argument("--retrieve-k", type=int, help="passages read per question (retriever.top_k; default: config.yaml's)")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "documents")
     parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only time BEFORE's converter against this tree's, on the papers and on fpdf2's plain PDFs")
     parser.add_argument("--quality-only", action="store_true", help="only compare the converters' text of the papers (no questions)")
     parser.add_argument("--timing-repeats", type=int, default=3, help="alternating runs of the before/after converter timing (0: skip)")
     args = parser.parse_args()
@@ -244,6 +257,11 @@ def main() -> None:
     config = args.out / "config.yaml"
     retriever = f"retriever:\n  top_k: {args.retrieve_k}\n" if args.retrieve_k else ""
     config.write_text(f"reader:\n  model: {args.model}\n{retriever}", encoding="utf-8")
+    if args.timing_only:
+        print("papers:", json.dumps({k: v for k, v in time_converters(files["pdf"], args.timing_repeats).items() if k != "all_seconds"}))
+        print("fpdf2 plain pages:", json.dumps({k: v for k, v in time_converters(_plain_pdfs(args.out / "plain"), args.timing_repeats).items()
+                                                 if k != "all_seconds"}))
+        return
     if args.quality_only:
         sources = {Path(p).stem: [] for p in files["pdf"]}
         titles = {}

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ingest.pdf_lines import Line, split_line
+from ingest.pdf_lines import Line, join_accents, split_line
 
 NARROW = 0.6  # a line narrower than this share of its region may sit in a column
 GUTTER_EM = 0.7  # a gutter is at least this many body font sizes wide
@@ -197,7 +197,7 @@ def _paragraphs(lines: list[Line], body: float, footnotes: bool = False) -> list
             paragraphs.append([])
         paragraphs[-1].append(line.text.strip())
         previous = line
-    return ["\n".join(p) for p in paragraphs]
+    return [join_accents("\n".join(p)) for p in paragraphs]
 
 
 def _without_marks(line: Line, marks: set[str]) -> Line:

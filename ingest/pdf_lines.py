@@ -20,9 +20,11 @@ import unicodedata
 from dataclasses import dataclass
 
 GAP_EM = 2.0  # a gap this many font sizes wide inside a line parts two runs of text
-# A footnote mark: a raised, smaller digit or symbol right after a word.
-_MARKS = frozenset("0123456789*\u2020\u2021\u00a7")
+# A footnote mark: a raised, smaller digit or symbol right after a word ("plants.1 He"), not
+# inside one ("B2B", "MP3s").
+_MARK_CANDIDATE = re.compile("(?<=[^\\s0-9*\u2020\u2021\u00a7])[0-9*\u2020\u2021\u00a7]+(?=[\\s.,;:)]|$)")
 # pdfium's codes for a hyphen that ends a line (FPDFText_GetUnicode says 2, FPDFText_GetText U+FFFE)
+_WORD = re.compile(r"\S+")
 _BREAK = re.compile("\r\n|[\x02\ufffe]")
 # A spacing accent right before a letter, as pdflatex's \\={a} and \\'{e} come out, and the
 # combining accent it stands for (pdfium gives the accent, then the letter; dotless i and j
@@ -101,25 +103,20 @@ class _Geometry:
 def _pieces(text: str, start: int, end: int, geometry: _Geometry) -> list[Line]:
     """One pdfium line (text[start:end]) as one Line, or several where gaps or jumps part it."""
     # Words: runs of non-space characters (pdfium's generated spaces and line breaks are spaces).
-    words: list[tuple[int, int]] = []
-    i = start
-    while i < end:
-        while i < end and text[i].isspace():
-            i += 1
-        j = i
-        while j < end and not text[j].isspace():
-            j += 1
-        if j > i:
-            words.append((i, j))
-        i = j
+    words = [m.span() for m in _WORD.finditer(text, start, end)]
     if not words:
         return []
     pieces: list[Line] = []
     spans: list[tuple[int, int, float, float, float]] = []
     previous: tuple[float, float, float, float] | None = None
+    # A word's font size is asked of pdfium only where its box's height changes: the loose
+    # box is the font's ascent to descent, so in one font the height follows the size.
+    size, height = 0.0, -1.0
     for a, b in words:
-        box, last = geometry.box(a), geometry.box(b - 1)
-        size = geometry.size(a)
+        box = geometry.box(a)
+        last = geometry.box(b - 1) if b - 1 > a else box
+        if abs((box[3] - box[2]) - height) > 0.01:
+            size, height = geometry.size(a), box[3] - box[2]
         if previous is not None:
             gap = box[0] - previous[1]
             jumped = box[3] < previous[2] or box[2] > previous[3]  # no vertical overlap: another line
@@ -140,19 +137,16 @@ def _line(text: str, spans: list, geometry: _Geometry) -> Line:  # type: ignore[
     marks = []
     # A digit or symbol right after a letter or punctuation may be a footnote mark: it is one
     # when its font is smaller and it sits raised. Asked only of those few characters.
-    for k in range(1, len(chars)):
-        if chars[k] in _MARKS and not chars[k - 1].isspace() and chars[k - 1] not in _MARKS:
-            end = k
-            while end < len(chars) and chars[end] in _MARKS:
-                end += 1
-            if end < len(chars) and not (chars[end].isspace() or chars[end] in ".,;:)"):
-                continue  # inside a word: "B2B", "MP3s"
-            mark_size = geometry.size(a + k)
-            mark_box = geometry.box(a + k)
-            if mark_size < 0.85 * size and mark_box[2] > bottom + 0.15 * size:
-                marks.append((k, chars[k:end]))
+    for match in _MARK_CANDIDATE.finditer(chars):
+        k = match.start()
+        mark_size = geometry.size(a + k)
+        mark_box = geometry.box(a + k)
+        if mark_size < 0.85 * size and mark_box[2] > bottom + 0.15 * size:
+            marks.append((k, match.group()))
     words = [(s[0] - a, s[1] - a, s[2], s[3], s[4]) for s in spans]
-    return Line(join_accents(chars.translate(_HYPHENS_AT_BREAK)), spans[0][2], spans[-1][3], bottom, top, size, marks, words)
+    # Same length as the page's characters, so word and mark offsets hold; accents are joined
+    # when lines become paragraphs (ingest/pdf_layout.py).
+    return Line(chars.translate(_HYPHENS_AT_BREAK), spans[0][2], spans[-1][3], bottom, top, size, marks, words)
 
 
 def join_accents(text: str) -> str:
