@@ -164,6 +164,19 @@ def test_repeated_warnings_are_summarised_once_per_file_and_shown_all_with_verbo
     assert sum("Multiple definitions" in r.getMessage() for r in caplog.records if r.name == "ingest.indexer") == 6
 
 
+def test_a_file_pdfium_cannot_open_is_read_by_pypdf_with_a_warning(tmp_path, monkeypatch):
+    import pypdfium2
+
+    def refuse(*args, **kwargs):
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", refuse)
+    path = write_runs_pdf(tmp_path / "a.pdf", [[Run(LEFT, 700, "First page text.")], [Run(LEFT, 700, "Second page.")]])
+    converted = convert(path, path.read_bytes())
+    assert converted.text == "First page text.\fSecond page."
+    assert converted.warnings == ["pdfium cannot open it (Failed to load document (PDFium: Data format error).); its text was read by pypdf"]
+
+
 def test_a_slow_page_is_stopped_by_the_time_limit():
     # 100,000 text objects on one page: about 2.5 s to convert here. The alarm of
     # ingest.timeout_s interrupts Python, not C: pdfium parses the page (about 1.5 s of it, in
