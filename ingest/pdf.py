@@ -128,7 +128,14 @@ def _read_with_pdfium(data: bytes, reader: object, warnings: list[str]) -> list[
                 page = document[i]
                 textpage = page.get_textpage()
                 try:
-                    pages.append(_Page(lines=page_lines(textpage)))
+                    lines, unmapped = page_lines(textpage)
+                    if unmapped >= 3 and unmapped >= 0.01 * sum(len(line.text) for line in lines):
+                        # pdfium cannot map this page's font to Unicode; pypdf may (ToUnicode
+                        # maps, CFF encodings through fontTools).
+                        warnings.append(f"page {i + 1}: pdfium cannot map {unmapped} characters to Unicode; its text was read by pypdf")
+                        pages.append(_Page(plain=_pypdf_text(reader, i)))
+                    else:
+                        pages.append(_Page(lines=lines))
                 finally:
                     textpage.close()
                     page.close()
@@ -163,10 +170,9 @@ def _page_texts(pages: list[_Page]) -> list[str]:
             lines = page.plain.split("\n")
             edges.append((top, bottom, [lines[i].strip() for i in top], [lines[i].strip() for i in bottom]))
     drops = furniture([(top_texts, bottom_texts) for _, _, top_texts, bottom_texts in edges])
-    if not any(_kept(page, top, bottom, drop) for page, (top, bottom, _, _), drop in zip(pages, edges, drops)):
-        # Every line is at an edge and repeats ("Background" alone on every page): that is the
-        # document's text, not its furniture.
-        drops = [(set(), set()) for _ in pages]
+    # A page whose every line is furniture keeps them: a line alone on its page (the same
+    # "Background" on every page) is the page's text, not its running head.
+    drops = [drop if _kept(page, top, bottom, drop) else (set(), set()) for page, (top, bottom, _, _), drop in zip(pages, edges, drops)]
     body = body_size(page.lines for page in pages if page.lines is not None)
     bodies, notes = [], []
     for page, (top, bottom, _, _), drop in zip(pages, edges, drops):

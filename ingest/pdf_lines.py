@@ -52,14 +52,15 @@ class Line:
         return max(self.top - self.bottom, 1.0)
 
 
-def page_lines(textpage: object) -> list[Line]:
-    """The lines of one page (a pypdfium2 PdfTextPage), in content-stream order."""
+def page_lines(textpage: object) -> tuple[list[Line], int]:
+    """The lines of one page (a pypdfium2 PdfTextPage), in content-stream order, and how many
+    of its characters pdfium could not map to Unicode (a font without a usable encoding)."""
     import pypdfium2.raw as raw
 
     tp = textpage.raw  # type: ignore[attr-defined]
     count = raw.FPDFText_CountChars(tp)
     if count <= 0:
-        return []
+        return [], 0
     buffer = ctypes.create_string_buffer((count + 1) * 2)
     written = raw.FPDFText_GetText(tp, 0, count, ctypes.cast(buffer, ctypes.POINTER(ctypes.c_ushort)))
     text = buffer.raw[: max(written - 1, 0) * 2].decode("utf-16-le", errors="replace")
@@ -73,7 +74,9 @@ def page_lines(textpage: object) -> list[Line]:
     for end in _line_ends(text):
         lines.extend(_pieces(text, start, end, reader))
         start = end
-    return [line for line in lines if line.text.strip()]
+    # Asked of non-ASCII characters only: that is where failed mappings land (ϲΒϴΒ for Arabic).
+    unmapped = sum(1 for i, ch in enumerate(text) if ord(ch) > 127 and raw.FPDFText_HasUnicodeMapError(tp, i))
+    return [line for line in lines if line.text.strip()], unmapped
 
 
 def _line_ends(text: str) -> list[int]:

@@ -133,6 +133,11 @@ def test_furniture_is_what_repeats_at_the_same_edge_numbers_aside():
     assert furniture([(["12 40 33"], []), (["12 40 33"], []), (["12 40 33"], [])]) == [(set(), set())] * 3
 
 
+def test_a_line_alone_on_its_page_is_the_pages_text_not_its_running_head(tmp_path):
+    path = write_runs_pdf(tmp_path / "labels.pdf", [[Run(LEFT, 700, "Background")] for _ in range(4)])
+    assert convert(path, path.read_bytes()).text == "\f".join(["Background"] * 4)
+
+
 def test_line_end_hyphens_of_compounds_stay_others_go_to_clean():
     pages = ["a family-\noriented show, a docu-\nment", "family and oriented, sea-\nwater, seawater"]
     assert keep_compound_hyphens(pages) == ["a family-oriented show, a docu-\nment", "family and oriented, sea-\nwater, seawater"]
