@@ -6,6 +6,7 @@ ingest/convert.py picks one by the file's suffix. They share this vocabulary and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from store.errors import DocqaError
@@ -28,3 +29,18 @@ class Converted:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line, short enough for a report."""
     return " ".join(str(exc).split())[:200] or "no details"
+
+
+_NUMBERS = re.compile(r"0x[0-9a-fA-F]+|\d+")  # byte offsets, object numbers
+
+
+def summarised(warnings: list[str]) -> list[str]:
+    """Warnings that differ only in their numbers, once: "1415 warnings like: <the first>".
+
+    A damaged or unusual PDF can make its reader warn once per glyph or object; the report
+    says so once per file (`docqa -v index` shows every one).
+    """
+    groups: dict[str, list[str]] = {}
+    for warning in warnings:
+        groups.setdefault(_NUMBERS.sub("#", warning), []).append(warning)
+    return [group[0] if len(group) == 1 else f"{len(group)} warnings like: {group[0]} (-v shows them all)" for group in groups.values()]

@@ -30,6 +30,7 @@ from store.records import Failure, FileInfo
 
 from ingest.clean import clean
 from ingest.convert import DOUBTFUL_ENCODING, TEXT_SUFFIXES, ConversionError, read_text_file
+from ingest.converted import summarised
 from ingest.files import discover, sha256_file, under
 from ingest.ocr import read_without_ocr
 from ingest.options import IngestOptions
@@ -166,11 +167,15 @@ def index_paths(
 
 
 def _warn(report: IndexReport, path: str, warnings: list[str]) -> None:
+    others = []
     for warning in warnings:
         if warning.startswith(DOUBTFUL_ENCODING):
             report.doubtful.append(Failure(path, warning))
         else:
-            logger.warning("%s: %s", path, warning)
+            others.append(warning)
+    # Repeated warnings once each, unless -v asked for every one.
+    for warning in others if logger.isEnabledFor(logging.INFO) else summarised(others):
+        logger.warning("%s: %s", path, warning)
 
 
 def forget_paths(store: SQLiteDocumentStore, paths: Iterable[str | os.PathLike[str]]) -> dict[str, list[str]]:

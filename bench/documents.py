@@ -1,0 +1,294 @@
+"""Real documents: the same SQuAD articles as .txt, as pdflatex two-column papers and as scans.
+
+    python bench/documents.py --articles 12-23 --variants text,pdf,scan
+
+Renders the articles (bench/render_papers.py, cached under OUT/render), indexes each variant
+in its own database with `docqa index`, asks every question of those articles with
+`docqa ask --batch` and the trained fixture reader, and scores the top answers with SQuAD
+v1.1's official metrics (pipeline.evaluate.squad_scores). Reports, per variant: EM/F1, the
+indexing time and pages/s, and the share of top answers whose named page holds them (the
+answer's text found on the page the JSON names, whitespace and hyphens aside, read with
+pdfium). With the pdf variant it also times the PDF converter of commit BEFORE (pypdf's
+text) against this tree's on the same papers, in one process each, alternating, medians.
+
+Everything is written under OUT (default bench/out/documents/, gitignored): results.json,
+each variant's database, questions and answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.render_papers import render_article, settable, unsettable_characters  # noqa: E402
+from ingest.pdf_lines import join_accents  # noqa: E402
+from pipeline.evaluate import SquadQuestion, squad_scores  # noqa: E402
+
+SQUAD = REPO.parent / "shared" / "data" / "squad" / "dev-v1.1-public.json"
+MODEL = REPO.parent / "shared" / "models" / "qa-minilm-uncased"
+BEFORE = "22dbb17"  # the converter before issue 20: pypdf's extract_text
+
+
+def articles(spec: str) -> list[int]:
+    """'12-23' or '0,3,5-7' as indexes."""
+    out: list[int] = []
+    for part in spec.split(","):
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out
+
+
+def cpu_name() -> str:
+    for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def squash(text: str) -> str:
+    """Text as compared for 'the page holds the answer': NFKC, lower case, no whitespace or hyphens."""
+    text = unicodedata.normalize("NFKC", join_accents(text)).lower()
+    return "".join(ch for ch in text if not ch.isspace() and ch not in "-\u00ad\u2010\u2011\x02\ufffe")
+
+
+def page_texts(pdf: Path) -> list[str]:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        return [squash(document[i].get_textpage().get_text_range()) for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def docqa(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "pipeline.cli.main", *args], capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def run_variant(name: str, files: list[Path], questions: list[SquadQuestion], out: Path, config: Path) -> dict:
+    db = out / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    indexed = docqa("index", *map(str, files), "--db", str(db), "--config", str(config), "--workers", "1", "--json")
+    index_seconds = time.perf_counter() - started
+    if indexed.returncode not in (0, 1):
+        raise RuntimeError(f"docqa index failed: {indexed.stderr[-2000:]}")
+    report = json.loads(indexed.stdout)
+    pages = sum(_pages(f) for f in files) if name != "text" else None
+    if report["files"]["indexed"] == 0:
+        # Nothing to ask (the scans before OCR: "PDF has no text layer"): every question scores 0.
+        return {"files": report["files"], "failures": report["failures"][:3], "pages": pages, "questions": len(questions),
+                "answered": 0, **squad_scores({}, questions)}
+    batch = out / f"{name}-questions.jsonl"
+    batch.write_text("".join(json.dumps({"id": q.id, "question": q.question}) + "\n" for q in questions), encoding="utf-8")
+    answers_path = out / f"{name}-answers.jsonl"
+    started = time.perf_counter()
+    asked = docqa("ask", "--batch", str(batch), "--out", str(answers_path), "--db", str(db), "--config", str(config))
+    ask_seconds = time.perf_counter() - started
+    if asked.returncode != 0 and not answers_path.exists():
+        raise RuntimeError(f"docqa ask --batch failed: {asked.stderr[-2000:]}")
+    records = [json.loads(line) for line in answers_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    predictions = {r["id"]: r["answers"][0]["answer"] for r in records if r.get("answers")}
+    result = {
+        "files": report["files"], "failures": report["failures"], "passages": report["passages"],
+        "index_seconds": round(index_seconds, 2), "index_seconds_reported": report["seconds"],
+        "pages": pages, "pages_per_second": round(pages / report["seconds"], 2) if pages and report["seconds"] else None,
+        "questions": len(questions), "answered": len(predictions), "ask_seconds": round(ask_seconds, 1),
+        **{k: round(v, 2) for k, v in squad_scores(predictions, questions).items()},
+    }
+    if name != "text":
+        result.update(_named_pages(records, files))
+    return result
+
+
+def _pages(pdf: Path) -> int:
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(str(pdf))
+    try:
+        return len(document)
+    finally:
+        document.close()
+
+
+def _named_pages(records: list[dict], files: list[Path]) -> dict:
+    """The share of top answers whose named page (`page`, or every page of `pages`) holds their text."""
+    texts = {str(f.resolve()): page_texts(f) for f in files}
+    held = checked = 0
+    misses = []
+    for r in records:
+        if not r.get("answers"):
+            continue
+        top = r["answers"][0]
+        pages = top.get("pages") or ([top["page"]] if top.get("page") else [])
+        file_pages = texts.get(str(Path(top["file"]).resolve()))
+        if not pages or file_pages is None:
+            continue
+        checked += 1
+        named = "".join(file_pages[p - 1] for p in pages if 0 < p <= len(file_pages))
+        if squash(top["answer"]) in named:
+            held += 1
+        elif len(misses) < 20:
+            misses.append({"id": r["id"], "answer": top["answer"], "file": Path(top["file"]).name, "pages": pages})
+    return {"answers_on_named_page": round(held / checked, 4) if checked else None, "answers_checked": checked, "page_misses": misses}
+
+
+def time_converters(pdfs: list[Path], repeats: int) -> dict:
+    """Seconds to convert all `pdfs` with BEFORE's converter and with this tree's (medians of alternating runs)."""
+    before = Path("/tmp/pdf-before")
+    if not before.exists():
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(before), BEFORE], check=True, capture_output=True)
+    script = (
+        "import sys, time, json; from pathlib import Path; from ingest.convert import convert\n"
+        "paths = [Path(p) for p in sys.argv[1:]]; data = [p.read_bytes() for p in paths]\n"
+        "t = time.perf_counter()\n"
+        "for p, d in zip(paths, data): convert(p, d)\n"
+        "print(json.dumps(time.perf_counter() - t))\n"
+    )
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(repeats):
+        for label, tree in (("before", before), ("after", REPO)):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            done = subprocess.run([sys.executable, "-c", script, *(str(p.resolve()) for p in pdfs)], capture_output=True, text=True, env=env, cwd=tree, check=True)
+            times[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    pages = sum(_pages(p) for p in pdfs)
+    before_s, after_s = statistics.median(times["before"]), statistics.median(times["after"])
+    return {"pages": pages, "repeats": repeats, "before_seconds": round(before_s, 3), "after_seconds": round(after_s, 3),
+            "before_pages_per_second": round(pages / before_s, 1), "after_pages_per_second": round(pages / after_s, 1),
+            "after_over_before_speed": round(before_s / after_s, 2), "all_seconds": times}
+
+
+def _plain_pdfs(folder: Path) -> list[Path]:
+    """10 PDFs of 10 pages each as fpdf2 writes them (Helvetica, one column), as bench/ingest.py indexes."""
+    import random
+
+    from tests.corpus import page_text, write_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(0)
+    return [write_pdf(folder / f"plain{i}.pdf", [page_text(rng, f"P{j}") for j in range(10)]) for i in range(10)]
+
+
+_QUALITY = (
+    "import sys, json, re; from pathlib import Path; from ingest.convert import convert\n"
+    "print(json.dumps({p: convert(Path(p), Path(p).read_bytes()).text for p in sys.argv[1:]}))\n"
+)
+
+
+def text_quality(pdfs: list[Path], sources: dict[str, list[str]], titles: dict[str, str]) -> dict:
+    """Per converter (BEFORE's and this tree's): words of the papers' text that are not words of
+    the article or of what the paper adds (merged or broken words), running heads and page
+    numbers left in the text, footnotes inside a paragraph of body text."""
+    import re
+
+    from bench.render_papers import HEAD, NAMES
+
+    tokens = lambda text: re.findall(r"[^\W_]+", text.lower())  # noqa: E731
+    added = set(tokens(HEAD + " SQuAD v1.1 development set, public half Part checked this paragraph against the 2016 dump; "
+                       "the links were added by and " + " ".join(NAMES)))
+    out = {}
+    for label, tree in (("before", Path("/tmp/pdf-before")), ("after", REPO)):
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        done = subprocess.run([sys.executable, "-c", _QUALITY, *(str(p.resolve()) for p in pdfs)], capture_output=True, text=True,
+                              env=env, cwd=tree, check=True)
+        texts = json.loads(done.stdout)
+        foreign = heads = notes_inside = words = 0
+        for path, text in texts.items():
+            name = Path(path).stem
+            known = set(tokens(" ".join(sources[name]))) | added | set(tokens(titles[name]))
+            got = tokens(text)
+            words += len(got)
+            foreign += sum(1 for w in got if w not in known)
+            heads += text.count(HEAD)
+            # A footnote inside the body: its words followed, in the same paragraph, by more text.
+            notes_inside += len(re.findall(r"the links were added by \w+ and \w+\.[ \n][^\n\f]", text))
+        out[label] = {"words": words, "words_not_in_the_article": foreign, "running_heads_in_text": heads,
+                      "footnotes_inside_body_text": notes_inside}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", default="12-23", help="article indexes of the public half, e.g. 12-23 or 0,3")
+    parser.add_argument("--variants", default="text,pdf,scan")
+    parser.add_argument("--limit", type=int, help="ask at most this many questions (quick checks)")
+    parser.add_argument("--every", type=int, default=1, help="ask every Nth question of the articles (in file order), for a shorter run")
+    parser.add_argument("--offset", type=int, default=0, help="with --every: start at this question (another sample of the same size)")
+    parser.add_argument("--retrieve-k", type=int, help="passages read per question (retriever.top_k; default: config.yaml's)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "documents")
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only time BEFORE's converter against this tree's, on the papers and on fpdf2's plain PDFs")
+    parser.add_argument("--quality-only", action="store_true", help="only compare the converters' text of the papers (no questions)")
+    parser.add_argument("--timing-repeats", type=int, default=3, help="alternating runs of the before/after converter timing (0: skip)")
+    args = parser.parse_args()
+
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
+    chosen = articles(args.articles)
+    args.out.mkdir(parents=True, exist_ok=True)
+    unsettable = unsettable_characters([p["context"] for a in data for p in a["paragraphs"]], args.out / "cache")
+    files: dict[str, list[Path]] = {"text": [], "pdf": [], "scan": []}
+    questions: list[SquadQuestion] = []
+    started = time.perf_counter()
+    for index in chosen:
+        article = data[index]
+        paragraphs = [settable(p["context"], unsettable) for p in article["paragraphs"]]
+        for variant, path in render_article(article["title"], paragraphs, args.out / "render").items():
+            files[variant].append(path)
+        for p in article["paragraphs"]:
+            for qa in p["qas"]:
+                questions.append(SquadQuestion(qa["id"], qa["question"], [a["text"] for a in qa["answers"]], p["context"], 0))
+    render_seconds = time.perf_counter() - started
+    questions = questions[args.offset :: args.every]
+    if args.limit is not None:
+        questions = questions[: args.limit]
+    config = args.out / "config.yaml"
+    retriever = f"retriever:\n  top_k: {args.retrieve_k}\n" if args.retrieve_k else ""
+    config.write_text(f"reader:\n  model: {args.model}\n{retriever}", encoding="utf-8")
+    if args.timing_only:
+        print("papers:", json.dumps({k: v for k, v in time_converters(files["pdf"], args.timing_repeats).items() if k != "all_seconds"}))
+        print("fpdf2 plain pages:", json.dumps({k: v for k, v in time_converters(_plain_pdfs(args.out / "plain"), args.timing_repeats).items()
+                                                 if k != "all_seconds"}))
+        return
+    if args.quality_only:
+        sources = {Path(p).stem: [] for p in files["pdf"]}
+        titles = {}
+        for index in chosen:
+            name = Path(render_article(data[index]["title"], [settable(p["context"], unsettable) for p in data[index]["paragraphs"]],
+                                       args.out / "render")["pdf"]).stem
+            sources[name] = [settable(p["context"], unsettable) for p in data[index]["paragraphs"]]
+            titles[name] = data[index]["title"].replace("_", " ")
+        print(json.dumps(text_quality(files["pdf"], sources, titles), indent=1))
+        return
+    results: dict = {"articles": args.articles, "every": args.every, "offset": args.offset, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
+                     "unsettable_characters": "".join(sorted(unsettable)), "variants": {}}
+    if "pdf" in args.variants.split(",") and args.timing_repeats:
+        results["converter_timing"] = time_converters(files["pdf"], args.timing_repeats)
+        print("converter timing:", json.dumps({k: v for k, v in results["converter_timing"].items() if k != "all_seconds"}), flush=True)
+    for variant in args.variants.split(","):
+        results["variants"][variant] = run_variant(variant, files[variant], questions, args.out, config)
+        print(variant, json.dumps({k: v for k, v in results["variants"][variant].items() if k not in ("page_misses", "failures")}), flush=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    text_f1 = results["variants"].get("text", {}).get("f1")
+    for variant, r in results["variants"].items():
+        if text_f1:
+            r["f1_over_text"] = round(r["f1"] / text_f1, 3)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print(json.dumps({v: {k: r.get(k) for k in ("exact_match", "f1", "f1_over_text", "pages_per_second", "answers_on_named_page")}
+                      for v, r in results["variants"].items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
