@@ -84,11 +84,11 @@ def articles(spec: str) -> list[int]:
     return out
 
 
-def select(questions: list[Question], spec: str, every: int) -> list[Question]:
-    """The questions of the articles in `spec`; every `every`-th of them (in file order) when > 1."""
+def select(questions: list[Question], spec: str, every: int, offset: int = 0) -> list[Question]:
+    """The questions of the articles in `spec`; every `every`-th of them (in file order, from the `offset`-th) when > 1."""
     wanted = set(articles(spec))
     chosen = [q for q in questions if q.article in wanted]
-    return chosen[::every]
+    return chosen[offset::every]
 
 
 def passage_key(doc: Any) -> str:
@@ -192,7 +192,7 @@ def dump(args: argparse.Namespace) -> None:
     from pipeline.reader import Reader
 
     questions, paragraphs, article_of = load()
-    chosen = select(questions, args.articles, args.every)
+    chosen = select(questions, args.articles, args.every, args.offset)
     retrieved = retrieval(chosen, paragraphs, article_of)
     reads = load_reads(args.precision)
     reader = Reader(ReaderConfig(model=str(MODEL), device="cpu", precision=args.precision))
@@ -220,8 +220,8 @@ class Item:
 
     question: Question
     own: str  # the reader's answer from the question's own paragraph (reader mode)
-    open: list[list[Any]]  # per passage retrieved from the full index: the Answers read from it
-    none: list[list[Any]]  # the same from the index without the question's article
+    open: list[list[Any]] | None  # per passage retrieved from the full index: the Answers read from it
+    none: list[list[Any]] | None  # the same from the index without the question's article (None: not dumped)
     counts: dict[str, Any]  # "open", "none": the WordCounts of the question's words in the passages retrieved
 
 
@@ -237,6 +237,9 @@ def items(chosen: list[Question], precision: str) -> list[Item]:
     for q in chosen:
         runs, counts = {}, {}
         for run in ("open", "none"):
+            if any((q.id, d["key"]) not in reads for d in retrieved[q.id][run]):
+                runs[run], counts[run] = None, None  # not dumped (dump --runs): the figures that need it are skipped
+                continue
             passages, docs = [], []
             for d in retrieved[q.id][run]:
                 file, _, offset = d["key"].rpartition("#")
@@ -246,8 +249,12 @@ def items(chosen: list[Question], precision: str) -> list[Item]:
                 docs.append(doc)
             runs[run] = passages
             counts[run] = word_counts(q.question, docs)  # the 20 retrieved, whatever the depth read (as QA ranks)
+        if runs["open"] is None or (q.id, "reader-mode") not in reads:
+            continue  # not (yet) dumped: left out, and the count of questions says so
         own = reads[(q.id, "reader-mode")]["candidates"]
         out.append(Item(q, own[0][0] if own else "", runs["open"], runs["none"], counts))
+    if len(out) < len(chosen):
+        print(f"{len(chosen) - len(out)} of {len(chosen)} questions not dumped in open mode: left out", file=sys.stderr)
     return out
 
 
@@ -265,7 +272,7 @@ def top_answer(item: Item, run: str, depth: int, constants: Any, retrieval_weigh
     answers = [a for passage in getattr(item, run)[:depth] for a in passage]
     ranking = rank(item.question.question, answers, top_k=1, retrieval_weight=retrieval_weight, constants=constants, counts=item.counts[run])
     best = ranking.answers or ranking.candidates
-    return (best[0].text, best[0].score, best[0].probability) if best else ("", 0.0, 0.0)
+    return (best[0].text, best[0].score, best[0].share) if best else ("", 0.0, 0.0)
 
 
 @dataclass
@@ -564,6 +571,7 @@ def main() -> None:
     d = sub.add_parser("dump", help="retrieve and read; results cached in bench/out/ranking/")
     d.add_argument("--articles", default="0-23", help="article indices, e.g. 0-11 or 12-23")
     d.add_argument("--every", type=int, default=1, help="keep every n-th question of those articles")
+    d.add_argument("--offset", type=int, default=0, help="... starting from this one (0: the first)")
     d.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     d.add_argument("--runs", default="open,none", help="open (full index), none (index without the question's article)")
     r = sub.add_parser("report", help="rank the dump with pipeline.ranking.rank: figures and plots")

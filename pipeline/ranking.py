@@ -56,6 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ingest.converted import PAGE_BREAK
 from store.errors import check_count
 
 from pipeline.answers import Answer
@@ -74,13 +75,17 @@ class Constants:
     span: float = 0.5  # SPAN: exponent of the within-passage probability
     passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
     support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
-    calibration: float = 2.25  # CALIBRATION: odds multiplier from share to P(exact match)
+    temperature: float = 1.0  # TEMPERATURE: exponent of the shares, from share to P(exact match)
     per_passage: int = 10  # CANDIDATES_PER_PASSAGE
     no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
+    overlap: str = "merge"  # OVERLAP: what a place overlapping a better answer's does: "merge" or "drop"
+    repeat_support: float = 0.0  # REPEAT_SUPPORT: lexical support a one-word answer's repeat needs to join it
 
     def __post_init__(self) -> None:
-        if self.span <= 0 or self.passage < 0 or self.support < 0 or self.calibration <= 0 or self.no_answer < 0:
-            raise ValueError(f"span and calibration must be > 0, passage, support and no_answer >= 0, got {self}")
+        if self.span <= 0 or self.passage < 0 or self.support < 0 or self.temperature <= 0 or self.no_answer < 0:
+            raise ValueError(f"span and temperature must be > 0, passage, support and no_answer >= 0, got {self}")
+        if self.overlap not in ("merge", "drop"):
+            raise ValueError(f"overlap must be 'merge' or 'drop', got {self.overlap!r}")
         if self.per_passage < 1:
             raise ValueError(f"per_passage must be >= 1, got {self.per_passage}")
 
@@ -118,25 +123,25 @@ class Source:
     """One place an answer was found."""
 
     file: str | None
-    page: int | None
+    page: int | None  # the page of the answer's first character (None for a file without pages)
+    pages: list[int] | None  # every page the answer lies on, first to last: [2], or [2, 3] across a page break
     passage_id: str
-    start: int  # character span of the answer in the passage
+    start: int  # character span of the answer in the passage text
     end: int
-    context: str  # the passage text around the answer
+    context: str  # the passage text around the answer, page breaks (form feeds) as spaces
     context_start: int  # offset of `context` in the passage (the answer is at start - context_start)
-    probability: float  # the reader's probability of the span (Answer.probability)
-    reader_score: float
-    retrieval_score: float | None
+    reader_score: float  # the reader's raw score of the span (start + end logit): not a probability
+    retrieval_score: float | None  # the passage's BM25 score; None without retrieval
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "page": self.page,
+            "pages": self.pages,
             "passage_id": self.passage_id,
             "start": self.start,
             "end": self.end,
             "context": self.context,
-            "probability": self.probability,
             "reader_score": self.reader_score,
             "retrieval_score": self.retrieval_score,
         }
@@ -145,8 +150,8 @@ class Source:
 @dataclass(frozen=True)
 class RankedAnswer:
     text: str
-    score: float  # estimated probability that the answer is right (module docstring), in [0, 1]
-    probability: float  # its share of the question's evidence, before calibration
+    score: float  # the estimated probability that the answer is right; a question's scores sum to <= 1
+    share: float  # its share of the question's evidence, before calibration (for benchmarks, not shown)
     sources: tuple[Source, ...]  # best first
 
     @property
@@ -154,14 +159,18 @@ class RankedAnswer:
         return self.sources[0]
 
     def to_json(self) -> dict[str, Any]:
-        """The answer object of `docqa ask --json` (DESIGN.md), plus probability and sources."""
+        """The answer object of `docqa ask --json` (DESIGN.md), plus pages and sources.
+
+        `score` is the one probability; page breaks in the answer's text are shown as spaces
+        (start and end index the passage text, which holds them as form feeds).
+        """
         best = self.best
         return {
-            "answer": self.text,
+            "answer": self.text.replace(PAGE_BREAK, " "),
             "score": self.score,
-            "probability": self.probability,
             "file": best.file,
             "page": best.page,
+            "pages": best.pages,
             "passage_id": best.passage_id,
             "start": best.start,
             "end": best.end,
@@ -237,19 +246,18 @@ def rank(
         if key not in by_location or log_w > by_location[key][0]:
             by_location[key] = (log_w, answer)
 
-    # Shares are computed relative to the largest term, so that nothing overflows.
+    # Evidence relative to the largest term, so that nothing overflows.
     log_null = math.log(constants.no_answer) if constants.no_answer > 0 else -math.inf
     top = max(log_null, max(log_w for log_w, _ in by_location.values()))
-    groups: dict[str, list[tuple[float, Answer]]] = {}
-    for log_w, answer in sorted(by_location.values(), key=lambda x: (-x[0], -x[1].score)):
-        groups.setdefault(normalize_answer(answer.text) or answer.text.strip(), []).append((math.exp(log_w - top), answer))
-    total = sum(w for members in groups.values() for w, _ in members) + math.exp(log_null - top)
+    places = sorted(((math.exp(log_w - top), a) for log_w, a in by_location.values()), key=lambda x: (-x[0], -x[1].score))
+    total = sum(w for w, _ in places) + math.exp(log_null - top)
+    groups = _distinct(places, constants, support)
 
-    scored = []
-    for members in groups.values():
-        share = sum(w for w, _ in members) / total
-        score = constants.calibration * share / (1 + (constants.calibration - 1) * share)
-        scored.append((score, share, [a for _, a in members]))
+    # P(A) = S(A) ** T / (sum over answers of S ** T + R ** T), R the evidence of no answer listed.
+    rest = max(0.0, total - sum(g.evidence for g in groups))
+    tempered = [(g.evidence / total) ** constants.temperature for g in groups]
+    norm = sum(tempered) + (rest / total) ** constants.temperature
+    scored = [(t / norm, g.evidence / total, g.places) for t, g in zip(tempered, groups)]
     scored.sort(key=lambda s: (-s[0], -s[2][0].score))
     passing = [s for s in scored if s[0] >= min_score]
 
@@ -259,6 +267,52 @@ def rank(
     if passing:
         return Ranking(question, ranked(passing))
     return Ranking(question, [], ranked(scored))
+
+
+@dataclass
+class _Group:
+    """One distinct answer: its places (best first) and the evidence it collected."""
+
+    key: str
+    places: list[Answer]
+    evidence: float
+
+
+def _distinct(places: list[tuple[float, Answer]], constants: Constants, support: _LexicalSupport) -> list[_Group]:
+    """The distinct answers of a question's places (evidence, span), best evidence first.
+
+    A place that overlaps a better answer's place (the same characters of one file, through
+    one passage or two overlapping ones) is the same answer, however its span is cut: its
+    evidence goes to that answer (OVERLAP "merge") or is left out of every answer ("drop").
+    A place whose text equals an answer's elsewhere is one more source of it, its evidence
+    added (agreement), unless the text is one word: one word repeats by chance ("14" of an
+    unrelated date), so such a place joins only when its sentence restates at least
+    REPEAT_SUPPORT of the question (lexical support), and is left out otherwise.
+    """
+    groups: list[_Group] = []
+    by_key: dict[str, _Group] = {}
+    spans: dict[tuple[Any, ...], list[tuple[int, int, _Group]]] = {}  # container -> spans taken
+    for w, answer in places:
+        container, first, last = _container(answer)
+        taken = spans.setdefault(container, [])
+        overlapped = next((g for s, e, g in taken if s < last and first < e), None)
+        if overlapped is not None:
+            if constants.overlap == "merge":
+                overlapped.evidence += w
+            continue
+        key = normalize_answer(answer.text) or answer.text.strip()
+        same = by_key.get(key)
+        if same is not None:
+            if " " in key or support(answer) >= constants.repeat_support:
+                same.evidence += w
+                same.places.append(answer)
+                taken.append((first, last, same))
+            continue
+        group = _Group(key, [answer], w)
+        groups.append(group)
+        by_key[key] = group
+        taken.append((first, last, group))
+    return groups
 
 
 def _best_per_passage(answers: Sequence[Answer], n: int) -> list[Answer]:
@@ -345,12 +399,18 @@ def _stemmed_words(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return tuple(start for start, _ in found), tuple(terms(" ".join(part for _, part in found)))
 
 
-def _location(answer: Answer) -> tuple[Any, ...]:
+def _container(answer: Answer) -> tuple[tuple[Any, ...], int, int]:
+    """What holds the answer's characters (its file, or its passage when the file is not known) and their span in it."""
     meta = answer.passage.meta
     offset = meta.get("split_idx_start")
     if meta.get("file_path") is not None and isinstance(offset, int):
-        return ("file", meta["file_path"], offset + answer.start, offset + answer.end)
-    return ("passage", answer.passage.id, answer.start, answer.end)
+        return ("file", meta["file_path"]), offset + answer.start, offset + answer.end
+    return ("passage", answer.passage.id), answer.start, answer.end
+
+
+def _location(answer: Answer) -> tuple[Any, ...]:
+    container, first, last = _container(answer)
+    return (*container, first, last)
 
 
 def _source(answer: Answer, context_chars: int) -> Source:
@@ -366,12 +426,12 @@ def _source(answer: Answer, context_chars: int) -> Source:
     return Source(
         file=answer.file,
         page=answer.page,
+        pages=answer.pages,
         passage_id=answer.passage.id,
         start=answer.start,
         end=answer.end,
-        context=text[start:end],
+        context=text[start:end].replace(PAGE_BREAK, " "),  # one character for one: offsets still hold
         context_start=start,
-        probability=answer.probability,
         reader_score=answer.score,
         retrieval_score=answer.passage.score,
     )
