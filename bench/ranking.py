@@ -303,20 +303,22 @@ def run_at(its: list[Item], depth: int, constants: Any, retrieval_weight: float,
         share.append(sh)
         f1s.append(f)
         ems.append(e)
-        if unanswerable:
+        if unanswerable and item.none is not None:
             none.append(top_answer(item, "none", depth, constants, retrieval_weight)[1])
     return Run(score, f1s, ems, none, share)
 
 
 def _drop_at(run: Run, refused: float) -> float:
     """Answerable F1 lost at the lowest min_score that refuses `refused` of the unanswerable questions."""
+    if not run.none_score:
+        return float("nan")
     threshold = sorted(run.none_score)[min(len(run.none_score) - 1, int(refused * len(run.none_score)))]
     return run.f1_mean - refusal(run, threshold)[1]
 
 
 def refusal(run: Run, threshold: float) -> tuple[float, float]:
-    """(share of unanswerable questions refused, answerable F1 kept) at min_score = threshold."""
-    refused = sum(s < threshold for s in run.none_score) / len(run.none_score)
+    """(share of unanswerable questions refused, answerable F1 kept) at min_score = threshold (refused: nan without a none dump)."""
+    refused = sum(s < threshold for s in run.none_score) / len(run.none_score) if run.none_score else float("nan")
     kept = 100 * sum(f for f, s in zip(run.f1, run.score) if s >= threshold) / len(run.f1)
     return refused, kept
 
@@ -437,10 +439,6 @@ def report(args: argparse.Namespace) -> None:
     print(f"wrote {out}", file=sys.stderr)
 
 
-def calibrated(share: float, kappa: float) -> float:
-    return kappa * share / (1 + (kappa - 1) * share)
-
-
 SWEEPS = {
     "span": [0.25, 0.35, 0.5, 0.7, 1.0],
     "passage": [0.0, 0.25, 0.5, 1.0, 2.0],
@@ -470,16 +468,10 @@ def sweep(args: argparse.Namespace) -> None:
             refused, _ = best_refusal(run)
             row = {"value": value, "f1": run.f1_mean, "em": run.em_mean, "refused_within_2": refused}
             if name == "no_answer":
-                kappa_ece = min((reliability([calibrated(sh, k) for sh in run.share], run.em)[0], k) for k in [1 + 0.25 * i for i in range(13)])
-                row.update(best_calibration=kappa_ece[1], ece=kappa_ece[0], drop_at_half_refused=_drop_at(run, 0.5))
+                row.update(ece=reliability(run.score, run.em)[0], drop_at_half_refused=_drop_at(run, 0.5))
             rows.append(row)
             print(f"{name}={value}: F1 {run.f1_mean:.2f}, refused {refused:.1%} within 2 F1 points", file=sys.stderr)
-            if name == "span" and value == CONSTANTS.span:
-                kappas = [round(1 + 0.25 * i, 2) for i in range(-2, 13)]
-                results["calibration"] = [
-                    {"value": k, "ece": reliability([calibrated(sh, k) for sh in run.share], run.em)[0]} for k in kappas
-                ]
-                print("calibration: " + " ".join(f"{r['value']}:{r['ece']:.3f}" for r in results["calibration"]), file=sys.stderr)
+            # TEMPERATURE, which replaced the odds multiplier CALIBRATION, is fitted by bench/distinct.py tune.
         results[name] = rows
         path.write_text(json.dumps(results, indent=1))
 

@@ -4,14 +4,21 @@ An extractive reader trained on single paragraphs says which span is best *insid
 passage; its raw scores do not say which passage holds the answer (issue 13: ranked by them,
 more passages read gave worse answers). `rank()` gives each candidate span a of passage d an
 evidence that compares across passages, sums it over the passages that give the same answer,
-weighs the answer's share of all evidence against "no answer here", and calibrates that share
-into an estimate of the probability that the answer is right:
+makes the answers distinct (issue 21), and turns each answer's share of all evidence, against
+"no answer here", into the probability that it is right:
 
     pi_d    = softmax over the passages read of  retrieval_weight * b_d + PASSAGE * (Z_d - mean Z) / sd Z
     w(a, d) = pi_d * p(a|d) ** SPAN * exp(SUPPORT * o(a, d))
-    S(A)    = sum of w(a, d) over the spans a, in any passage d, whose text normalises to A
-    share   = S(A) / (sum of S over every answer of the question + NO_ANSWER)
-    score   = CALIBRATION * share / (1 + (CALIBRATION - 1) * share)
+    S(A)    = sum of w(a, d) over the places of A: the spans a, in any passage d, whose text
+              normalises to A (a one-word A: its best place, others where o(a, d) >= REPEAT_SUPPORT), less the
+              places that overlap a better answer's, plus (OVERLAP "merge") the w of the
+              places of worse answers that overlap A's
+    share   = S(A) / W,  W = sum of w over every place + NO_ANSWER  (the shares sum to <= 1)
+    P(A)    = share(A) ** T / (sum over answers B of share(B) ** T + rest ** T),
+              rest = 1 - sum of the shares, T = TEMPERATURE
+
+`score` is P(A): the answers of a question are exclusive events (one of them is the answer,
+or none is), their scores sum to at most 1, and 1 - sum is the probability of "none of these".
 
 - p(a|d) = exp(score - passage_log_norm): the reader's own probability of the span within its
   passage, the quantity every extractive QA model is trained to output; the exponent SPAN < 1
@@ -34,16 +41,32 @@ into an estimate of the probability that the answer is right:
   through two overlapping passages counts once (its best w). Only the CANDIDATES_PER_PASSAGE
   best spans of each passage (by p(a|d)) take part, so that shares do not depend on how many
   candidates the reader returned.
+- Distinct answers (`_distinct`): the reader proposes many cuts of one place ("October 14,
+  1998", "14, 1998", "1998", ...). Answers are taken in order of S; a place that shares a
+  character of its file with a better answer's place (in one passage, or the same characters
+  through overlapping passages: file offsets are split_idx_start + start) is that answer,
+  and its evidence goes to it (OVERLAP "merge"). Measured on the tuning articles against
+  "drop" (the overlapping cut's evidence to no answer): merge gives the higher top-1 F1 (the
+  place that the reader cut many ways is the likelier answer) and the calibrated scores
+  ("drop" leaves the top answer's score far below its accuracy: ECE 0.05 against 0.016 over
+  the top 5). BENCHMARKS.md, "Distinct answers".
+- A one-word answer ("14", "1998", "Paris") found in another place is the same answer only
+  where that place's sentence restates at least REPEAT_SUPPORT (0.4) of the question's
+  weighted words: a number repeats by chance in unrelated sentences ("14" of "14 May 1872"
+  is not the "14" of "October 14"). Such a place is left out (its evidence stays in W: part
+  of "none of these"). Texts of two words or more agree wherever they are found.
 - NO_ANSWER is the evidence that none of the passages answers the question, on the scale of
   the evidence sum (which is at most 1 without lexical support): an answer stands out only when
   passages agree on it or its sentence restates the question.
-- CALIBRATION multiplies the odds of the share; the score is then the estimated probability
-  that the answer is an exact match (fitted on held-out SQuAD in open mode).
+- TEMPERATURE T < 1 flattens the shares (the merged shares are overconfident), keeping them a
+  distribution: fitted on the tuning articles so that the scores of the top 5 answers match
+  their exact-match rate (SQuAD, open mode, 20 passages).
 
 Answers whose score is below `min_score` are not given; when none passes, the result says that
 no answer was found and carries the best candidates as such. Each constant is chosen from a
-curve in BENCHMARKS.md ("Ranking answers across passages"), which also says why they transfer
-to other extractive models and which one to refit for a new model (CALIBRATION).
+curve in BENCHMARKS.md ("Ranking answers across passages", "Distinct answers"), which also
+says why they transfer to other extractive models and which one to refit for a new model
+(TEMPERATURE).
 """
 
 from __future__ import annotations
@@ -75,11 +98,11 @@ class Constants:
     span: float = 0.5  # SPAN: exponent of the within-passage probability
     passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
     support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
-    temperature: float = 1.0  # TEMPERATURE: exponent of the shares, from share to P(exact match)
+    temperature: float = 0.7  # TEMPERATURE: exponent of the shares, from share to P(exact match)
     per_passage: int = 10  # CANDIDATES_PER_PASSAGE
     no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
     overlap: str = "merge"  # OVERLAP: what a place overlapping a better answer's does: "merge" or "drop"
-    repeat_support: float = 0.0  # REPEAT_SUPPORT: lexical support a one-word answer's repeat needs to join it
+    repeat_support: float = 0.4  # REPEAT_SUPPORT: lexical support a one-word answer's repeat needs to join it
 
     def __post_init__(self) -> None:
         if self.span <= 0 or self.passage < 0 or self.support < 0 or self.temperature <= 0 or self.no_answer < 0:
@@ -257,7 +280,7 @@ def rank(
     rest = max(0.0, total - sum(g.evidence for g in groups))
     tempered = [(g.evidence / total) ** constants.temperature for g in groups]
     norm = sum(tempered) + (rest / total) ** constants.temperature
-    scored = [(t / norm, g.evidence / total, g.places) for t, g in zip(tempered, groups)]
+    scored = [(t / norm, g.evidence / total, [a for _, a in g.places]) for t, g in zip(tempered, groups)]
     scored.sort(key=lambda s: (-s[0], -s[2][0].score))
     passing = [s for s in scored if s[0] >= min_score]
 
@@ -271,48 +294,55 @@ def rank(
 
 @dataclass
 class _Group:
-    """One distinct answer: its places (best first) and the evidence it collected."""
+    """One answer: its places (evidence, span), best first, and the evidence of the places merged into it."""
 
-    key: str
-    places: list[Answer]
-    evidence: float
+    places: list[tuple[float, Answer]]
+    merged: float = 0.0
+
+    @property
+    def evidence(self) -> float:
+        return sum(w for w, _ in self.places) + self.merged
 
 
 def _distinct(places: list[tuple[float, Answer]], constants: Constants, support: _LexicalSupport) -> list[_Group]:
-    """The distinct answers of a question's places (evidence, span), best evidence first.
+    """The distinct answers of a question's places (evidence, span; best evidence first), best first.
 
-    A place that overlaps a better answer's place (the same characters of one file, through
-    one passage or two overlapping ones) is the same answer, however its span is cut: its
-    evidence goes to that answer (OVERLAP "merge") or is left out of every answer ("drop").
-    A place whose text equals an answer's elsewhere is one more source of it, its evidence
-    added (agreement), unless the text is one word: one word repeats by chance ("14" of an
-    unrelated date), so such a place joins only when its sentence restates at least
-    REPEAT_SUPPORT of the question (lexical support), and is left out otherwise.
+    First agreement: the places whose texts are equal (SQuAD-normalised) are one answer, their
+    evidence added, unless the text is one word: one word repeats by chance ("14" of an
+    unrelated date), so a place of a one-word answer joins its best place only when its
+    sentence restates at least REPEAT_SUPPORT of the question (lexical support), and is left
+    out otherwise. Then distinctness, in order of evidence: a place that overlaps a better
+    answer's place (the same characters of one file, through one passage or two overlapping
+    ones) is that answer, however its span is cut: its evidence goes to it (OVERLAP "merge")
+    or to no answer ("drop"); an answer left without places is no answer. Evidence left out
+    stays in the normaliser: it is part of "none of these".
     """
-    groups: list[_Group] = []
-    by_key: dict[str, _Group] = {}
-    spans: dict[tuple[Any, ...], list[tuple[int, int, _Group]]] = {}  # container -> spans taken
+    by_text: dict[str, _Group] = {}
     for w, answer in places:
-        container, first, last = _container(answer)
-        taken = spans.setdefault(container, [])
-        overlapped = next((g for s, e, g in taken if s < last and first < e), None)
-        if overlapped is not None:
-            if constants.overlap == "merge":
-                overlapped.evidence += w
-            continue
         key = normalize_answer(answer.text) or answer.text.strip()
-        same = by_key.get(key)
-        if same is not None:
-            if " " in key or support(answer) >= constants.repeat_support:
-                same.evidence += w
-                same.places.append(answer)
-                taken.append((first, last, same))
-            continue
-        group = _Group(key, [answer], w)
-        groups.append(group)
-        by_key[key] = group
-        taken.append((first, last, group))
-    return groups
+        group = by_text.get(key)
+        if group is None:
+            by_text[key] = _Group([(w, answer)])
+        elif " " in key or support(answer) >= constants.repeat_support:
+            group.places.append((w, answer))
+    taken: dict[tuple[Any, ...], list[tuple[int, int, _Group]]] = {}  # container -> spans of the answers kept
+    kept = []
+    for group in sorted(by_text.values(), key=lambda g: -g.evidence):
+        free = []
+        for w, answer in group.places:
+            container, first, last = _container(answer)
+            better = next((g for s, e, g in taken.get(container, ()) if s < last and first < e), None)
+            if better is None:
+                free.append((w, answer))
+            elif constants.overlap == "merge":
+                better.merged += w
+        if free:
+            group.places = free
+            kept.append(group)
+            for _, answer in free:
+                container, first, last = _container(answer)
+                taken.setdefault(container, []).append((first, last, group))
+    return kept
 
 
 def _best_per_passage(answers: Sequence[Answer], n: int) -> list[Answer]:

@@ -260,12 +260,15 @@ def test_the_same_place_through_two_overlapping_passages_is_one_answer():
     text = "alpha beta Kestrel gamma"
     first = passage(text, "/a.txt", offset=0)
     second = passage(text[6:], "/a.txt", offset=6)  # file offsets 6-24 in both
-    elsewhere = passage("alpha beta Kestrel gamma", "/b.txt", offset=0)  # the same characters, another file
-    answers = [answer(first, "Kestrel gamma", 0.25), answer(second, "Kestrel", 0.36), answer(second, "beta Kestrel", 0.16), answer(elsewhere, "beta Kestrel", 0.09)]
-    kestrel, other = rank("q?", answers, top_k=5, constants=C).answers
-    assert (kestrel.text, kestrel.share) == ("Kestrel", pytest.approx((0.6 + 0.5 + 0.4) / 1.8))
-    assert [(s.passage_id, s.start) for s in kestrel.sources] == [(second.id, 5)]
-    assert (other.text, other.best.file, other.share) == ("beta Kestrel", "/b.txt", pytest.approx(0.3 / 1.8))
+    elsewhere = passage(text, "/b.txt", offset=0)  # the same offsets in another file: another place
+    answers = [answer(first, "Kestrel gamma", 0.25), answer(second, "Kestrel", 0.36), answer(second, "beta Kestrel", 0.16), answer(elsewhere, "Kestrel", 0.09)]
+    # "Kestrel" (0.6 + 0.3 from /b.txt) is the best answer; the other two cuts share its
+    # characters of /a.txt, one through each passage: they are Kestrel, and add to it.
+    [kestrel] = rank("q?", answers, top_k=5, constants=C).answers
+    assert (kestrel.text, kestrel.share) == ("Kestrel", pytest.approx(1.0))
+    assert [(s.passage_id, s.start) for s in kestrel.sources] == [(second.id, 5), (elsewhere.id, 11)]
+    # Without the agreeing /b.txt, "Kestrel gamma" of the first passage is still no answer of its own.
+    assert [a.text for a in rank("q?", answers[:3], top_k=5, constants=C).answers] == ["Kestrel"]
 
 
 def test_a_one_word_answer_repeated_in_an_unrelated_sentence_is_not_the_same_answer():
