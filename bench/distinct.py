@@ -103,7 +103,7 @@ def tempered(entry: Listed, temperature: float) -> list[float]:
 def figures(entries: list[Listed], scores: list[list[float]] | None = None) -> dict[str, Any]:
     """The figures of the module docstring; `scores` replaces each question's scores (same order)."""
     top_score, top_em, all_score, all_em = [], [], [], []
-    f1_top, em_top, f1_best, over, past = [], [], [], [], []
+    f1_top, em_top, f1_best, over, past, others = [], [], [], [], [], []
     for n, entry in enumerate(entries):
         texts = [t for t, _, _ in entry.answers[:TOP_K]]
         s = (scores[n] if scores is not None else [x for _, _, x in entry.answers])[:TOP_K]
@@ -113,6 +113,7 @@ def figures(entries: list[Listed], scores: list[list[float]] | None = None) -> d
         f1_best.append(max(f for f, _ in f1s))
         over.append(entry.overlaps)
         past.append(sum(s) > 1 + 1e-9)
+        others.append(sum(s[1:]))
         if s:
             top_score.append(s[0])
             top_em.append(f1s[0][1])
@@ -129,6 +130,8 @@ def figures(entries: list[Listed], scores: list[list[float]] | None = None) -> d
         "f1_best_of_5": 100 * sum(f1_best) / n,
         "ece_top1": ece,
         "ece_top5": bench.reliability(all_score, all_em)[0],
+        "mean_top1_score": sum(top_score) / n,
+        "mean_score_of_answers_2_to_5": sum(others) / n,  # summed over the four, averaged over questions
         "reliability": bins,
     }
 
@@ -137,7 +140,8 @@ def _print(name: str, f: dict[str, Any]) -> None:
     print(
         f"{name}: {f['questions']} q, overlapping {f['overlapping']:.1%}, sum>1 {f['sum_past_1']:.1%}, "
         f"top-1 F1 {f['f1_top1']:.2f} EM {f['em_top1']:.2f}, best of 5 F1 {f['f1_best_of_5']:.2f}, "
-        f"ECE top-1 {f['ece_top1']:.3f}, top-5 {f['ece_top5']:.3f}",
+        f"ECE top-1 {f['ece_top1']:.3f}, top-5 {f['ece_top5']:.3f}, "
+        f"mean score: top {f['mean_top1_score']:.3f}, answers 2-5 together {f['mean_score_of_answers_2_to_5']:.3f}",
         file=sys.stderr,
     )
 
