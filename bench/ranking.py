@@ -84,11 +84,11 @@ def articles(spec: str) -> list[int]:
     return out
 
 
-def select(questions: list[Question], spec: str, every: int) -> list[Question]:
-    """The questions of the articles in `spec`; every `every`-th of them (in file order) when > 1."""
+def select(questions: list[Question], spec: str, every: int, offset: int = 0) -> list[Question]:
+    """The questions of the articles in `spec`; every `every`-th of them (in file order, from the `offset`-th) when > 1."""
     wanted = set(articles(spec))
     chosen = [q for q in questions if q.article in wanted]
-    return chosen[::every]
+    return chosen[offset::every]
 
 
 def passage_key(doc: Any) -> str:
@@ -192,7 +192,7 @@ def dump(args: argparse.Namespace) -> None:
     from pipeline.reader import Reader
 
     questions, paragraphs, article_of = load()
-    chosen = select(questions, args.articles, args.every)
+    chosen = select(questions, args.articles, args.every, args.offset)
     retrieved = retrieval(chosen, paragraphs, article_of)
     reads = load_reads(args.precision)
     reader = Reader(ReaderConfig(model=str(MODEL), device="cpu", precision=args.precision))
@@ -220,8 +220,8 @@ class Item:
 
     question: Question
     own: str  # the reader's answer from the question's own paragraph (reader mode)
-    open: list[list[Any]]  # per passage retrieved from the full index: the Answers read from it
-    none: list[list[Any]]  # the same from the index without the question's article
+    open: list[list[Any]] | None  # per passage retrieved from the full index: the Answers read from it
+    none: list[list[Any]] | None  # the same from the index without the question's article (None: not dumped)
     counts: dict[str, Any]  # "open", "none": the WordCounts of the question's words in the passages retrieved
 
 
@@ -237,6 +237,9 @@ def items(chosen: list[Question], precision: str) -> list[Item]:
     for q in chosen:
         runs, counts = {}, {}
         for run in ("open", "none"):
+            if any((q.id, d["key"]) not in reads for d in retrieved[q.id][run]):
+                runs[run], counts[run] = None, None  # not dumped (dump --runs): the figures that need it are skipped
+                continue
             passages, docs = [], []
             for d in retrieved[q.id][run]:
                 file, _, offset = d["key"].rpartition("#")
@@ -246,8 +249,12 @@ def items(chosen: list[Question], precision: str) -> list[Item]:
                 docs.append(doc)
             runs[run] = passages
             counts[run] = word_counts(q.question, docs)  # the 20 retrieved, whatever the depth read (as QA ranks)
+        if runs["open"] is None or (q.id, "reader-mode") not in reads:
+            continue  # not (yet) dumped: left out, and the count of questions says so
         own = reads[(q.id, "reader-mode")]["candidates"]
         out.append(Item(q, own[0][0] if own else "", runs["open"], runs["none"], counts))
+    if len(out) < len(chosen):
+        print(f"{len(chosen) - len(out)} of {len(chosen)} questions not dumped in open mode: left out", file=sys.stderr)
     return out
 
 
@@ -265,7 +272,7 @@ def top_answer(item: Item, run: str, depth: int, constants: Any, retrieval_weigh
     answers = [a for passage in getattr(item, run)[:depth] for a in passage]
     ranking = rank(item.question.question, answers, top_k=1, retrieval_weight=retrieval_weight, constants=constants, counts=item.counts[run])
     best = ranking.answers or ranking.candidates
-    return (best[0].text, best[0].score, best[0].probability) if best else ("", 0.0, 0.0)
+    return (best[0].text, best[0].score, best[0].share) if best else ("", 0.0, 0.0)
 
 
 @dataclass
@@ -296,20 +303,22 @@ def run_at(its: list[Item], depth: int, constants: Any, retrieval_weight: float,
         share.append(sh)
         f1s.append(f)
         ems.append(e)
-        if unanswerable:
+        if unanswerable and item.none is not None:
             none.append(top_answer(item, "none", depth, constants, retrieval_weight)[1])
     return Run(score, f1s, ems, none, share)
 
 
 def _drop_at(run: Run, refused: float) -> float:
     """Answerable F1 lost at the lowest min_score that refuses `refused` of the unanswerable questions."""
+    if not run.none_score:
+        return float("nan")
     threshold = sorted(run.none_score)[min(len(run.none_score) - 1, int(refused * len(run.none_score)))]
     return run.f1_mean - refusal(run, threshold)[1]
 
 
 def refusal(run: Run, threshold: float) -> tuple[float, float]:
-    """(share of unanswerable questions refused, answerable F1 kept) at min_score = threshold."""
-    refused = sum(s < threshold for s in run.none_score) / len(run.none_score)
+    """(share of unanswerable questions refused, answerable F1 kept) at min_score = threshold (refused: nan without a none dump)."""
+    refused = sum(s < threshold for s in run.none_score) / len(run.none_score) if run.none_score else float("nan")
     kept = 100 * sum(f for f, s in zip(run.f1, run.score) if s >= threshold) / len(run.f1)
     return refused, kept
 
@@ -430,10 +439,6 @@ def report(args: argparse.Namespace) -> None:
     print(f"wrote {out}", file=sys.stderr)
 
 
-def calibrated(share: float, kappa: float) -> float:
-    return kappa * share / (1 + (kappa - 1) * share)
-
-
 SWEEPS = {
     "span": [0.25, 0.35, 0.5, 0.7, 1.0],
     "passage": [0.0, 0.25, 0.5, 1.0, 2.0],
@@ -463,16 +468,10 @@ def sweep(args: argparse.Namespace) -> None:
             refused, _ = best_refusal(run)
             row = {"value": value, "f1": run.f1_mean, "em": run.em_mean, "refused_within_2": refused}
             if name == "no_answer":
-                kappa_ece = min((reliability([calibrated(sh, k) for sh in run.share], run.em)[0], k) for k in [1 + 0.25 * i for i in range(13)])
-                row.update(best_calibration=kappa_ece[1], ece=kappa_ece[0], drop_at_half_refused=_drop_at(run, 0.5))
+                row.update(ece=reliability(run.score, run.em)[0], drop_at_half_refused=_drop_at(run, 0.5))
             rows.append(row)
             print(f"{name}={value}: F1 {run.f1_mean:.2f}, refused {refused:.1%} within 2 F1 points", file=sys.stderr)
-            if name == "span" and value == CONSTANTS.span:
-                kappas = [round(1 + 0.25 * i, 2) for i in range(-2, 13)]
-                results["calibration"] = [
-                    {"value": k, "ece": reliability([calibrated(sh, k) for sh in run.share], run.em)[0]} for k in kappas
-                ]
-                print("calibration: " + " ".join(f"{r['value']}:{r['ece']:.3f}" for r in results["calibration"]), file=sys.stderr)
+            # TEMPERATURE, which replaced the odds multiplier CALIBRATION, is fitted by bench/distinct.py tune.
         results[name] = rows
         path.write_text(json.dumps(results, indent=1))
 
@@ -564,6 +563,7 @@ def main() -> None:
     d = sub.add_parser("dump", help="retrieve and read; results cached in bench/out/ranking/")
     d.add_argument("--articles", default="0-23", help="article indices, e.g. 0-11 or 12-23")
     d.add_argument("--every", type=int, default=1, help="keep every n-th question of those articles")
+    d.add_argument("--offset", type=int, default=0, help="... starting from this one (0: the first)")
     d.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     d.add_argument("--runs", default="open,none", help="open (full index), none (index without the question's article)")
     r = sub.add_parser("report", help="rank the dump with pipeline.ranking.rank: figures and plots")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ingest.converted import PAGE_BREAK
+
 if TYPE_CHECKING:
     from haystack import Document
     from haystack.dataclasses import ExtractedAnswer
@@ -39,7 +41,14 @@ class Answer:
 
     @property
     def page(self) -> int | None:
-        return self.passage.meta.get("page_number")
+        """The page of the answer's first character (None for a file without pages)."""
+        return page_at(self.passage, self.start)
+
+    @property
+    def pages(self) -> list[int] | None:
+        """Every page the answer lies on, first to last: [2], or [2, 3] across a page break."""
+        first, last = self.page, page_at(self.passage, max(self.start, self.end - 1))
+        return None if first is None or last is None else list(range(first, last + 1))
 
     @classmethod
     def from_extracted_answer(cls, answer: ExtractedAnswer) -> Answer:
@@ -64,7 +73,8 @@ class Answer:
             "raw_score": self.score,
             "passage_log_norm": self.passage_log_norm,
             "file_path": self.file,
-            "page_number": self.page,
+            "page_number": self.page,  # the page of the answer's first character
+            "pages": self.pages,
         }
         return ExtractedAnswer(
             query=self.question,
@@ -74,3 +84,19 @@ class Answer:
             document_offset=ExtractedAnswer.Span(self.start, self.end),
             meta=meta,
         )
+
+
+def page_at(passage: Document, offset: int) -> int | None:
+    """The page of the character at `offset` of `passage`, None for a passage without a page.
+
+    A passage's meta page_number is the page of its first character; its text is a slice of
+    the file's text, whose pages are joined by form feeds (ingest.converted.PAGE_BREAK), so
+    every form feed before `offset` is one page further. A form feed the passage starts with
+    is already counted in its page_number (ingest.split.page_numbers).
+    """
+    first = passage.meta.get("page_number")
+    if not isinstance(first, int):
+        return None
+    text = passage.content or ""
+    lead = 1 if text.startswith(PAGE_BREAK) else 0
+    return first + text.count(PAGE_BREAK, lead, max(lead, offset))

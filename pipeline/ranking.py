@@ -4,14 +4,21 @@ An extractive reader trained on single paragraphs says which span is best *insid
 passage; its raw scores do not say which passage holds the answer (issue 13: ranked by them,
 more passages read gave worse answers). `rank()` gives each candidate span a of passage d an
 evidence that compares across passages, sums it over the passages that give the same answer,
-weighs the answer's share of all evidence against "no answer here", and calibrates that share
-into an estimate of the probability that the answer is right:
+makes the answers distinct (issue 21), and turns each answer's share of all evidence, against
+"no answer here", into the probability that it is right:
 
     pi_d    = softmax over the passages read of  retrieval_weight * b_d + PASSAGE * (Z_d - mean Z) / sd Z
     w(a, d) = pi_d * p(a|d) ** SPAN * exp(SUPPORT * o(a, d))
-    S(A)    = sum of w(a, d) over the spans a, in any passage d, whose text normalises to A
-    share   = S(A) / (sum of S over every answer of the question + NO_ANSWER)
-    score   = CALIBRATION * share / (1 + (CALIBRATION - 1) * share)
+    S(A)    = sum of w(a, d) over the places of A: the spans a, in any passage d, whose text
+              normalises to A (a one-word A: its best place, others where o(a, d) >= REPEAT_SUPPORT), less the
+              places that overlap a better answer's, plus (OVERLAP "merge") the w of the
+              places of worse answers that overlap A's
+    share   = S(A) / W,  W = sum of w over every place + NO_ANSWER  (the shares sum to <= 1)
+    P(A)    = share(A) ** T / (sum over answers B of share(B) ** T + rest ** T),
+              rest = 1 - sum of the shares, T = TEMPERATURE
+
+`score` is P(A): the answers of a question are exclusive events (one of them is the answer,
+or none is), their scores sum to at most 1, and 1 - sum is the probability of "none of these".
 
 - p(a|d) = exp(score - passage_log_norm): the reader's own probability of the span within its
   passage, the quantity every extractive QA model is trained to output; the exponent SPAN < 1
@@ -34,16 +41,32 @@ into an estimate of the probability that the answer is right:
   through two overlapping passages counts once (its best w). Only the CANDIDATES_PER_PASSAGE
   best spans of each passage (by p(a|d)) take part, so that shares do not depend on how many
   candidates the reader returned.
+- Distinct answers (`_distinct`): the reader proposes many cuts of one place ("October 14,
+  1998", "14, 1998", "1998", ...). Answers are taken in order of S; a place that shares a
+  character of its file with a better answer's place (in one passage, or the same characters
+  through overlapping passages: file offsets are split_idx_start + start) is that answer,
+  and its evidence goes to it (OVERLAP "merge"). Measured on the tuning articles against
+  "drop" (the overlapping cut's evidence to no answer): merge gives the higher top-1 F1 (the
+  place that the reader cut many ways is the likelier answer) and the calibrated scores
+  ("drop" leaves the top answer's score far below its accuracy: ECE 0.05 against 0.016 over
+  the top 5). BENCHMARKS.md, "Distinct answers".
+- A one-word answer ("14", "1998", "Paris") found in another place is the same answer only
+  where that place's sentence restates at least REPEAT_SUPPORT (0.4) of the question's
+  weighted words: a number repeats by chance in unrelated sentences ("14" of "14 May 1872"
+  is not the "14" of "October 14"). Such a place is left out (its evidence stays in W: part
+  of "none of these"). Texts of two words or more agree wherever they are found.
 - NO_ANSWER is the evidence that none of the passages answers the question, on the scale of
   the evidence sum (which is at most 1 without lexical support): an answer stands out only when
   passages agree on it or its sentence restates the question.
-- CALIBRATION multiplies the odds of the share; the score is then the estimated probability
-  that the answer is an exact match (fitted on held-out SQuAD in open mode).
+- TEMPERATURE T < 1 flattens the shares (the merged shares are overconfident), keeping them a
+  distribution: fitted on the tuning articles so that the scores of the top 5 answers match
+  their exact-match rate (SQuAD, open mode, 20 passages).
 
 Answers whose score is below `min_score` are not given; when none passes, the result says that
 no answer was found and carries the best candidates as such. Each constant is chosen from a
-curve in BENCHMARKS.md ("Ranking answers across passages"), which also says why they transfer
-to other extractive models and which one to refit for a new model (CALIBRATION).
+curve in BENCHMARKS.md ("Ranking answers across passages", "Distinct answers"), which also
+says why they transfer to other extractive models and which one to refit for a new model
+(TEMPERATURE).
 """
 
 from __future__ import annotations
@@ -56,6 +79,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ingest.converted import PAGE_BREAK
 from store.errors import check_count
 
 from pipeline.answers import Answer
@@ -74,13 +98,17 @@ class Constants:
     span: float = 0.5  # SPAN: exponent of the within-passage probability
     passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
     support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
-    calibration: float = 2.25  # CALIBRATION: odds multiplier from share to P(exact match)
+    temperature: float = 0.7  # TEMPERATURE: exponent of the shares, from share to P(exact match)
     per_passage: int = 10  # CANDIDATES_PER_PASSAGE
     no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
+    overlap: str = "merge"  # OVERLAP: what a place overlapping a better answer's does: "merge" or "drop"
+    repeat_support: float = 0.4  # REPEAT_SUPPORT: lexical support a one-word answer's repeat needs to join it
 
     def __post_init__(self) -> None:
-        if self.span <= 0 or self.passage < 0 or self.support < 0 or self.calibration <= 0 or self.no_answer < 0:
-            raise ValueError(f"span and calibration must be > 0, passage, support and no_answer >= 0, got {self}")
+        if self.span <= 0 or self.passage < 0 or self.support < 0 or self.temperature <= 0 or self.no_answer < 0:
+            raise ValueError(f"span and temperature must be > 0, passage, support and no_answer >= 0, got {self}")
+        if self.overlap not in ("merge", "drop"):
+            raise ValueError(f"overlap must be 'merge' or 'drop', got {self.overlap!r}")
         if self.per_passage < 1:
             raise ValueError(f"per_passage must be >= 1, got {self.per_passage}")
 
@@ -118,25 +146,25 @@ class Source:
     """One place an answer was found."""
 
     file: str | None
-    page: int | None
+    page: int | None  # the page of the answer's first character (None for a file without pages)
+    pages: list[int] | None  # every page the answer lies on, first to last: [2], or [2, 3] across a page break
     passage_id: str
-    start: int  # character span of the answer in the passage
+    start: int  # character span of the answer in the passage text
     end: int
-    context: str  # the passage text around the answer
+    context: str  # the passage text around the answer, page breaks (form feeds) as spaces
     context_start: int  # offset of `context` in the passage (the answer is at start - context_start)
-    probability: float  # the reader's probability of the span (Answer.probability)
-    reader_score: float
-    retrieval_score: float | None
+    reader_score: float  # the reader's raw score of the span (start + end logit): not a probability
+    retrieval_score: float | None  # the passage's BM25 score; None without retrieval
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "page": self.page,
+            "pages": self.pages,
             "passage_id": self.passage_id,
             "start": self.start,
             "end": self.end,
             "context": self.context,
-            "probability": self.probability,
             "reader_score": self.reader_score,
             "retrieval_score": self.retrieval_score,
         }
@@ -145,8 +173,8 @@ class Source:
 @dataclass(frozen=True)
 class RankedAnswer:
     text: str
-    score: float  # estimated probability that the answer is right (module docstring), in [0, 1]
-    probability: float  # its share of the question's evidence, before calibration
+    score: float  # the estimated probability that the answer is right; a question's scores sum to <= 1
+    share: float  # its share of the question's evidence, before calibration (for benchmarks, not shown)
     sources: tuple[Source, ...]  # best first
 
     @property
@@ -154,14 +182,18 @@ class RankedAnswer:
         return self.sources[0]
 
     def to_json(self) -> dict[str, Any]:
-        """The answer object of `docqa ask --json` (DESIGN.md), plus probability and sources."""
+        """The answer object of `docqa ask --json` (DESIGN.md), plus pages and sources.
+
+        `score` is the one probability; page breaks in the answer's text are shown as spaces
+        (start and end index the passage text, which holds them as form feeds).
+        """
         best = self.best
         return {
-            "answer": self.text,
+            "answer": self.text.replace(PAGE_BREAK, " "),
             "score": self.score,
-            "probability": self.probability,
             "file": best.file,
             "page": best.page,
+            "pages": best.pages,
             "passage_id": best.passage_id,
             "start": best.start,
             "end": best.end,
@@ -237,19 +269,18 @@ def rank(
         if key not in by_location or log_w > by_location[key][0]:
             by_location[key] = (log_w, answer)
 
-    # Shares are computed relative to the largest term, so that nothing overflows.
+    # Evidence relative to the largest term, so that nothing overflows.
     log_null = math.log(constants.no_answer) if constants.no_answer > 0 else -math.inf
     top = max(log_null, max(log_w for log_w, _ in by_location.values()))
-    groups: dict[str, list[tuple[float, Answer]]] = {}
-    for log_w, answer in sorted(by_location.values(), key=lambda x: (-x[0], -x[1].score)):
-        groups.setdefault(normalize_answer(answer.text) or answer.text.strip(), []).append((math.exp(log_w - top), answer))
-    total = sum(w for members in groups.values() for w, _ in members) + math.exp(log_null - top)
+    places = sorted(((math.exp(log_w - top), a) for log_w, a in by_location.values()), key=lambda x: (-x[0], -x[1].score))
+    total = sum(w for w, _ in places) + math.exp(log_null - top)
+    groups = _distinct(places, constants, support)
 
-    scored = []
-    for members in groups.values():
-        share = sum(w for w, _ in members) / total
-        score = constants.calibration * share / (1 + (constants.calibration - 1) * share)
-        scored.append((score, share, [a for _, a in members]))
+    # P(A) = S(A) ** T / (sum over answers of S ** T + R ** T), R the evidence of no answer listed.
+    rest = max(0.0, total - sum(g.evidence for g in groups))
+    tempered = [(g.evidence / total) ** constants.temperature for g in groups]
+    norm = sum(tempered) + (rest / total) ** constants.temperature
+    scored = [(t / norm, g.evidence / total, [a for _, a in g.places]) for t, g in zip(tempered, groups)]
     scored.sort(key=lambda s: (-s[0], -s[2][0].score))
     passing = [s for s in scored if s[0] >= min_score]
 
@@ -259,6 +290,59 @@ def rank(
     if passing:
         return Ranking(question, ranked(passing))
     return Ranking(question, [], ranked(scored))
+
+
+@dataclass
+class _Group:
+    """One answer: its places (evidence, span), best first, and the evidence of the places merged into it."""
+
+    places: list[tuple[float, Answer]]
+    merged: float = 0.0
+
+    @property
+    def evidence(self) -> float:
+        return sum(w for w, _ in self.places) + self.merged
+
+
+def _distinct(places: list[tuple[float, Answer]], constants: Constants, support: _LexicalSupport) -> list[_Group]:
+    """The distinct answers of a question's places (evidence, span; best evidence first), best first.
+
+    First agreement: the places whose texts are equal (SQuAD-normalised) are one answer, their
+    evidence added, unless the text is one word: one word repeats by chance ("14" of an
+    unrelated date), so a place of a one-word answer joins its best place only when its
+    sentence restates at least REPEAT_SUPPORT of the question (lexical support), and is left
+    out otherwise. Then distinctness, in order of evidence: a place that overlaps a better
+    answer's place (the same characters of one file, through one passage or two overlapping
+    ones) is that answer, however its span is cut: its evidence goes to it (OVERLAP "merge")
+    or to no answer ("drop"); an answer left without places is no answer. Evidence left out
+    stays in the normaliser: it is part of "none of these".
+    """
+    by_text: dict[str, _Group] = {}
+    for w, answer in places:
+        key = normalize_answer(answer.text) or answer.text.strip()
+        group = by_text.get(key)
+        if group is None:
+            by_text[key] = _Group([(w, answer)])
+        elif " " in key or support(answer) >= constants.repeat_support:
+            group.places.append((w, answer))
+    taken: dict[tuple[Any, ...], list[tuple[int, int, _Group]]] = {}  # container -> spans of the answers kept
+    kept = []
+    for group in sorted(by_text.values(), key=lambda g: -g.evidence):
+        free = []
+        for w, answer in group.places:
+            container, first, last = _container(answer)
+            better = next((g for s, e, g in taken.get(container, ()) if s < last and first < e), None)
+            if better is None:
+                free.append((w, answer))
+            elif constants.overlap == "merge":
+                better.merged += w
+        if free:
+            group.places = free
+            kept.append(group)
+            for _, answer in free:
+                container, first, last = _container(answer)
+                taken.setdefault(container, []).append((first, last, group))
+    return kept
 
 
 def _best_per_passage(answers: Sequence[Answer], n: int) -> list[Answer]:
@@ -345,12 +429,18 @@ def _stemmed_words(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return tuple(start for start, _ in found), tuple(terms(" ".join(part for _, part in found)))
 
 
-def _location(answer: Answer) -> tuple[Any, ...]:
+def _container(answer: Answer) -> tuple[tuple[Any, ...], int, int]:
+    """What holds the answer's characters (its file, or its passage when the file is not known) and their span in it."""
     meta = answer.passage.meta
     offset = meta.get("split_idx_start")
     if meta.get("file_path") is not None and isinstance(offset, int):
-        return ("file", meta["file_path"], offset + answer.start, offset + answer.end)
-    return ("passage", answer.passage.id, answer.start, answer.end)
+        return ("file", meta["file_path"]), offset + answer.start, offset + answer.end
+    return ("passage", answer.passage.id), answer.start, answer.end
+
+
+def _location(answer: Answer) -> tuple[Any, ...]:
+    container, first, last = _container(answer)
+    return (*container, first, last)
 
 
 def _source(answer: Answer, context_chars: int) -> Source:
@@ -366,12 +456,12 @@ def _source(answer: Answer, context_chars: int) -> Source:
     return Source(
         file=answer.file,
         page=answer.page,
+        pages=answer.pages,
         passage_id=answer.passage.id,
         start=answer.start,
         end=answer.end,
-        context=text[start:end],
+        context=text[start:end].replace(PAGE_BREAK, " "),  # one character for one: offsets still hold
         context_start=start,
-        probability=answer.probability,
         reader_score=answer.score,
         retrieval_score=answer.passage.score,
     )

@@ -56,10 +56,14 @@ def _shown(path: str) -> str:
 
 
 def _where(source: Source) -> str:
+    """file:page of the answer's first character, file:2–3 when the answer crosses a page break."""
     if source.file is None:
         return f"passage {source.passage_id[:12]}"
     path = _shown(source.file)
-    return f"{path}:{source.page}" if source.page is not None else path
+    if source.page is None:
+        return path
+    last = source.pages[-1] if source.pages else source.page
+    return f"{path}:{source.page}" if last == source.page else f"{path}:{source.page}\u2013{last}"
 
 
 def _highlight(source: Source) -> str:

@@ -236,29 +236,33 @@ def request_models(qa: QA, api: ApiConfig) -> RequestModels:
     return RequestModels(AskRequest, BatchRequest)
 
 
+_PAGE = "The page of the answer's first character; null for a file without pages (text files)."
+_PAGES = "Every page the answer lies on, first to last: [2], or [2, 3] when it crosses a page break; null without pages."
+
+
 class SourceModel(BaseModel):
     file: str | None
-    page: int | None
+    page: int | None = Field(description=_PAGE)
+    pages: list[int] | None = Field(description=_PAGES)
     passage_id: str
-    start: int = Field(description="Start of the answer in the passage text.")
-    end: int
-    context: str
-    probability: float
-    reader_score: float
-    retrieval_score: float | None
+    start: int = Field(description="Start of the answer in the passage text (where page breaks are form feeds).")
+    end: int = Field(description="End of the answer in the passage text.")
+    context: str = Field(description="The passage text around the answer, page breaks shown as spaces (one character for one).")
+    reader_score: float = Field(description="The reader's raw score of the span (start + end logit): not a probability; compare within one question.")
+    retrieval_score: float | None = Field(description="The passage's BM25 score; null without retrieval.")
 
 
 class AnswerModel(BaseModel):
     answer: str
-    score: float
-    probability: float
+    score: float = Field(description="The estimated probability that the answer is right; the answers of one question are exclusive, their scores sum to at most 1 (the rest: none of them).")
     file: str | None
-    page: int | None
+    page: int | None = Field(description=_PAGE)
+    pages: list[int] | None = Field(description=_PAGES)
     passage_id: str
     start: int
     end: int
     context: str
-    sources: list[SourceModel]
+    sources: list[SourceModel] = Field(description="Every place the answer was found, best first; the fields above are the first's.")
 
 
 class AskResponse(BaseModel):

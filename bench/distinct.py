@@ -1,0 +1,239 @@
+"""Distinct answers whose scores are probabilities (issue 21), on the dump of bench/ranking.py.
+
+    nice -n 10 python bench/ranking.py dump --articles 0-11 --every 5 --precision bf16 --runs open
+    nice -n 10 python bench/ranking.py dump --articles 12-23 --precision bf16 --runs open
+    python bench/distinct.py tune                 # rules and temperature, articles 0-11, every 5th question
+    python bench/distinct.py report               # held out: articles 12-23, all questions, before and now
+
+Each question is ranked from its 20 passages (open mode: the index holds its article) with
+top_k 5 and min_score 0, as `docqa ask --batch` lists answers, by `pipeline.ranking.rank` of
+this tree and, for "before", by the `rank` of pipeline/ranking.py at commit BEFORE (read with
+`git show`, so the comparison is the product's own code, not a re-implementation). Figures per
+question set:
+
+- overlapping: share of questions two of whose top 5 answers have places (any source) that
+  share characters of one file;
+- sum > 1: share of questions whose top 5 scores add up to more than 1;
+- top-1 F1 / EM, and the best F1 among the top 5 answers;
+- ECE of the top answer's score against its exact match (10 equal-width bins, as BENCHMARKS.md
+  measured it), and ECE over every answer of the top 5 (each score against its own exact match).
+
+`tune` ranks once per rule (OVERLAP, REPEAT_SUPPORT, NO_ANSWER) with every answer listed, and
+applies each TEMPERATURE to the shares offline (P = s ** T / (sum of s ** T + rest ** T), the
+formula of pipeline/ranking.py), since the temperature never reorders answers; it prints, per
+rule, the temperature of least ECE over the top 5 answers (five times the answers of the top-1
+ECE, whose 10 bins hold about a dozen questions each on a small tuning set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+import ranking as bench  # noqa: E402  (bench/ranking.py: the dump and its helpers)
+
+BEFORE = "22dbb17"  # the last commit before issue 21
+TOP_K = 5
+OUT = bench.OUT
+
+
+def rank_before(commit: str = BEFORE) -> Any:
+    """pipeline/ranking.py's rank() as it was at `commit`."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{commit}:pipeline/ranking.py"], check=True, capture_output=True, text=True).stdout
+    module = types.ModuleType("ranking_before")
+    sys.modules[module.__name__] = module  # dataclasses look their module up
+    exec(compile(source, f"{commit}:pipeline/ranking.py", "exec"), module.__dict__)
+    return module.rank
+
+
+def _span(source: Any) -> tuple[str, int, int]:
+    """(file, first, last character in the file) of a source; the dump's passage id is 'file#offset'."""
+    file, _, offset = source.passage_id.rpartition("#")
+    return file, int(offset) + source.start, int(offset) + source.end
+
+
+def overlapping(answers: list[Any]) -> bool:
+    """Two different answers with places that share characters of one file."""
+    spans = [[_span(s) for s in a.sources] for a in answers]
+    for i in range(len(spans)):
+        for j in range(i + 1, len(spans)):
+            if any(f == g and s < e2 and s2 < e for f, s, e in spans[i] for g, s2, e2 in spans[j]):
+                return True
+    return False
+
+
+@dataclasses.dataclass
+class Listed:
+    """One question's answers, best first: (text, share, score) each, the rest's share, and overlap."""
+
+    item: Any
+    answers: list[tuple[str, float, float]]
+    rest: float
+    overlaps: bool
+
+
+def listed(its: list[Any], rank: Any, constants: Any, top_k: int) -> list[Listed]:
+    out = []
+    for item in its:
+        answers = [a for passage in item.open for a in passage]
+        ranking = rank(item.question.question, answers, top_k=top_k, constants=constants, counts=item.counts["open"])
+        shown = ranking.answers or ranking.candidates
+        share = [getattr(a, "share", None) or getattr(a, "probability", 0.0) for a in shown]
+        out.append(Listed(item, [(a.text, s, a.score) for a, s in zip(shown, share)], max(0.0, 1 - sum(share)), overlapping(shown[:TOP_K])))
+    return out
+
+
+def tempered(entry: Listed, temperature: float) -> list[float]:
+    """The answers' probabilities at `temperature` (pipeline/ranking.py's formula), from shares of every answer."""
+    t = [s**temperature for _, s, _ in entry.answers]
+    norm = sum(t) + entry.rest**temperature
+    return [x / norm for x in t]
+
+
+def figures(entries: list[Listed], scores: list[list[float]] | None = None) -> dict[str, Any]:
+    """The figures of the module docstring; `scores` replaces each question's scores (same order)."""
+    top_score, top_em, all_score, all_em = [], [], [], []
+    f1_top, em_top, f1_best, over, past, others = [], [], [], [], [], []
+    for n, entry in enumerate(entries):
+        texts = [t for t, _, _ in entry.answers[:TOP_K]]
+        s = (scores[n] if scores is not None else [x for _, _, x in entry.answers])[:TOP_K]
+        f1s = [bench._scores(entry.item, t) for t in texts] or [(0.0, 0.0)]
+        f1_top.append(f1s[0][0])
+        em_top.append(f1s[0][1])
+        f1_best.append(max(f for f, _ in f1s))
+        over.append(entry.overlaps)
+        past.append(sum(s) > 1 + 1e-9)
+        others.append(sum(s[1:]))
+        if s:
+            top_score.append(s[0])
+            top_em.append(f1s[0][1])
+            all_score.extend(s)
+            all_em.extend(e for _, e in f1s)
+    n = len(entries)
+    ece, bins = bench.reliability(top_score, top_em)
+    return {
+        "questions": n,
+        "overlapping": sum(over) / n,
+        "sum_past_1": sum(past) / n,
+        "f1_top1": 100 * sum(f1_top) / n,
+        "em_top1": 100 * sum(em_top) / n,
+        "f1_best_of_5": 100 * sum(f1_best) / n,
+        "ece_top1": ece,
+        "ece_top5": bench.reliability(all_score, all_em)[0],
+        "mean_top1_score": sum(top_score) / n,
+        "mean_score_of_answers_2_to_5": sum(others) / n,  # summed over the four, averaged over questions
+        "reliability": bins,
+    }
+
+
+def _print(name: str, f: dict[str, Any]) -> None:
+    print(
+        f"{name}: {f['questions']} q, overlapping {f['overlapping']:.1%}, sum>1 {f['sum_past_1']:.1%}, "
+        f"top-1 F1 {f['f1_top1']:.2f} EM {f['em_top1']:.2f}, best of 5 F1 {f['f1_best_of_5']:.2f}, "
+        f"ECE top-1 {f['ece_top1']:.3f}, top-5 {f['ece_top5']:.3f}, "
+        f"mean score: top {f['mean_top1_score']:.3f}, answers 2-5 together {f['mean_score_of_answers_2_to_5']:.3f}",
+        file=sys.stderr,
+    )
+
+
+TEMPERATURES = [round(0.3 + 0.05 * i, 2) for i in range(35)]  # 0.3 .. 2.0
+
+
+def tune(args: argparse.Namespace) -> None:
+    from pipeline.ranking import CONSTANTS, rank
+
+    questions, _, _ = bench.load()
+    its = bench.items(bench.select(questions, args.articles, args.every), args.precision)
+    results: dict[str, Any] = {"articles": args.articles, "every": args.every, "before": {}, "rules": []}
+    before = figures(listed(its, rank_before(), _before_constants(), TOP_K))
+    results["before"] = {k: v for k, v in before.items() if k != "reliability"}
+    _print("before", before)
+    for overlap in args.overlap.split(","):
+        for repeat in [float(x) for x in args.repeat_support.split(",")]:
+            for no_answer in [float(x) for x in args.no_answer.split(",")]:
+                constants = dataclasses.replace(CONSTANTS, overlap=overlap, repeat_support=repeat, no_answer=no_answer, temperature=1.0)
+                entries = listed(its, rank, constants, 10_000)  # every answer, for the offline temperatures
+                for temperature in TEMPERATURES:
+                    f = figures(entries, [tempered(e, temperature) for e in entries])
+                    row = {"overlap": overlap, "repeat_support": repeat, "no_answer": no_answer, "temperature": temperature}
+                    row.update({k: v for k, v in f.items() if k != "reliability"})
+                    results["rules"].append(row)
+                best = min((r for r in results["rules"] if (r["overlap"], r["repeat_support"], r["no_answer"]) == (overlap, repeat, no_answer)), key=lambda r: r["ece_top5"])
+                _print(f"overlap {overlap}, repeat_support {repeat}, no_answer {no_answer}, best T {best['temperature']}", best)
+    path = OUT / f"distinct-tune-{args.precision}.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _before_constants() -> Any:
+    return sys.modules["ranking_before"].CONSTANTS
+
+
+def report(args: argparse.Namespace) -> None:
+    from pipeline.ranking import CONSTANTS, rank
+
+    questions, _, _ = bench.load()
+    its = bench.items(bench.select(questions, args.articles, args.every), args.precision)
+    old = rank_before()
+    results = {"articles": args.articles, "every": args.every, "constants": dataclasses.asdict(CONSTANTS)}
+    for name, fn, constants in (("before", old, _before_constants()), ("now", rank, CONSTANTS)):
+        f = figures(listed(its, fn, constants, TOP_K))
+        results[name] = f
+        _print(name, f)
+    path = OUT / f"distinct-report-{args.precision}.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+    if args.plot:
+        plot(results["now"], args.plot)
+
+
+def plot(f: dict[str, Any], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    bins = f["reliability"]
+    ax.plot([0, 1], [0, 1], color="grey", ls="--")
+    ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-")
+    for mean, share, n in bins:
+        ax.annotate(str(n), (mean, share), fontsize=7, textcoords="offset points", xytext=(4, -10))
+    ax.set(xlabel="score of the top answer (mean over the bin)", ylabel="share of exact matches", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(f"Reliability, open mode, 20 passages\nECE {f['ece_top1']:.3f} ({f['questions']} held-out questions)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(REPO / path, dpi=110)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tune", help="rules and temperature on the tuning questions")
+    t.add_argument("--articles", default="0-11")
+    t.add_argument("--every", type=int, default=5)
+    t.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    t.add_argument("--overlap", default="merge,drop")
+    t.add_argument("--repeat-support", default="0,0.2,0.3,0.4,0.5,0.6,2")
+    t.add_argument("--no-answer", default="2")
+    r = sub.add_parser("report", help="held out: before and now")
+    r.add_argument("--articles", default="12-23")
+    r.add_argument("--every", type=int, default=1)
+    r.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    r.add_argument("--plot", default=None, help="write the reliability plot of 'now' here, e.g. bench/ranking-reliability.png")
+    args = parser.parse_args()
+    {"tune": tune, "report": report}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
