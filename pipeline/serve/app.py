@@ -68,15 +68,26 @@ _ERROR_STATUSES = {
     404: "No document with this id.",
     413: "The file is larger than api.max_upload_mb.",
     415: f"The file's name does not end in {', '.join(SUPPORTED_SUFFIXES)}.",
+    # (/ask and /ask/batch: their own 415, see _JSON_ONLY.)
     422: "A field breaks a rule: error.field names it, error.message says which and why.",
     500: "A fault of the server, logged under the response's request_id.",
     503: "The database cannot answer (no passages yet, unreadable, locked or full), or the reader is not loaded.",
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for error statuses, all with the ErrorResponse body (500 always)."""
-    return {status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status]} for status in (*statuses, 500)}
+def _errors(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for error statuses, all with the ErrorResponse body (500 always).
+
+    `descriptions` ("e415": "...") replace the general description of a status for one route.
+    """
+    return {
+        status: {"model": ErrorResponse, "description": descriptions.get(f"e{status}", _ERROR_STATUSES[status])}
+        for status in (*statuses, 500)
+    }
+
+
+_JSON_ONLY = "The body is not sent as JSON: its Content-Type must be application/json."
+_NO_FILE = "No indexed file matches the `files` patterns (error.field is files)."
 
 
 # Declared in the schema (when a key is set) so that clients and Swagger UI know how to send
@@ -205,11 +216,32 @@ class _KeyedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def keyed(request: Request) -> Response:
-            _require_key(request)
+        async def checked(request: Request) -> Response:
+            self.check_request(request)
             return await handler(request)
 
-        return keyed
+        return checked
+
+    def check_request(self, request: Request) -> None:
+        """What is checked before the body is read."""
+        _require_key(request)
+
+
+class _JsonRoute(_KeyedRoute):
+    """A keyed route whose body is JSON: a body declared as another type (curl's default form
+    encoding, text/plain) is a 415 naming the type to send, not a 422 about a dictionary.
+
+    The rule is FastAPI's own (strict_content_type) for reading a body as JSON:
+    application/json or a +json type; a body without a Content-Type is not read as JSON.
+    """
+
+    def check_request(self, request: Request) -> None:
+        super().check_request(request)
+        declared = request.headers.get("content-type", "")
+        media = declared.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            got = f"got {declared!r}" if declared else "the request has no Content-Type"
+            raise ApiError(415, "Content-Type", f"{request.url.path} reads a JSON body: send it with 'Content-Type: application/json' ({got})")
 
 
 _protected = APIRouter(route_class=_KeyedRoute)
@@ -220,21 +252,23 @@ _FILE_ID = PathParam(ge=1, le=SQLITE_MAX_INT, description="A document id, from P
 
 def _ask_routes(models: RequestModels) -> APIRouter:
     """/ask and /ask/batch, whose bodies are validated with this app's request models."""
-    router = APIRouter(route_class=_KeyedRoute)
+    router = APIRouter(route_class=_JsonRoute)
     AskRequest, BatchRequest = models.ask, models.batch
 
-    @router.post("/ask", response_model=AskResponse, responses=_errors(400, 422, 503))
+    @router.post("/ask", response_model=AskResponse, responses=_errors(400, 404, 415, 422, 503, e404=_NO_FILE, e415=_JSON_ONLY))
     async def ask(body: AskRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answers to one question, as `docqa ask --json` prints them."""
         qa = service.qa
         qa.check_question(body.question)
         filters = None if body.filters is None else body.filters.model_dump(mode="json")
-        options = qa.options(top_k=body.top_k, paths=body.files, filters=filters, max_top_k=service.config.api.max_top_k)
+        # Relative patterns are taken from the server's current folder, as `docqa ask --file` takes them.
+        options = qa.options(top_k=body.top_k, paths=body.files, filters=filters, max_top_k=service.config.api.max_top_k, base=os.getcwd())
+        await run_in_threadpool(qa.check_paths, options)
         started = time.perf_counter()
         [ranking] = await service.answer([body.question], options)
         return ranking.to_json(time.perf_counter() - started)
 
-    @router.post("/ask/batch", response_model=BatchResponse, responses=_errors(400, 422, 503))
+    @router.post("/ask/batch", response_model=BatchResponse, responses=_errors(400, 415, 422, 503, e415=_JSON_ONLY))
     async def ask_batch(body: BatchRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answers to many questions, in order."""
         qa = service.qa
@@ -299,22 +333,34 @@ def _link(operation_id: str) -> dict[str, Any]:
     return {"operationId": operation_id, "parameters": {"file_id": "$response.body#/id"}}
 
 
+_UPLOADED_LINKS = {"GetDocument": _link("get_document"), "DeleteDocument": _link("delete_document")}
+
+
 @_protected.post(
     "/documents",
     status_code=201,
     response_model=UploadResponse,
     responses={
         **_errors(400, 413, 415, 422, 503),
-        201: {"links": {"GetDocument": _link("get_document"), "DeleteDocument": _link("delete_document")}},
+        200: {"model": UploadResponse, "description": "The content is indexed already: the document that holds it (duplicate: true); nothing was stored.", "links": _UPLOADED_LINKS},
+        201: {"description": "Stored and indexed: the new document (duplicate: false).", "links": _UPLOADED_LINKS},
     },
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"encoding": {"file": _UPLOAD_ENCODING}}}}},
 )
 async def upload(
-    file: UploadFile = File(description=_UPLOAD_RULES), service: Service = Depends(_service)
+    response: Response,
+    file: UploadFile = File(description=_UPLOAD_RULES, json_schema_extra={"minLength": 1}),
+    service: Service = Depends(_service),
 ) -> dict[str, Any]:
-    """Store an uploaded PDF, .txt or .md under the data folder and index it."""
-    record, stored = await store_and_index(file, service.qa.store, service.config)
-    return {"id": record.id, "file": str(stored), "passages": record.passages}
+    """Store an uploaded PDF, .txt or .md under the data folder and index it.
+
+    201 with the new document; 200 with the existing one when its content is indexed already.
+    """
+    record, stored, duplicate = await store_and_index(file, service.qa.store, service.config)
+    if duplicate:
+        response.status_code = 200
+    message = f"already indexed as document {record.id} ({record.path}): not stored again" if duplicate else None
+    return {"id": record.id, "file": str(stored), "passages": record.passages, "duplicate": duplicate, "message": message}
 
 
 @_protected.get("/stats", response_model=StatsModel, responses=_errors(503))
