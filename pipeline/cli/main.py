@@ -367,7 +367,21 @@ def serve(host: str | None, port: int | None, config: Config) -> None:
     if not store.has_passages():
         click.echo(f"the database {store.path} holds no passages yet: upload files on the page at http://{host}:{port}/ or run `docqa index PATH`", err=True)
     app = create_app(config, QA(config, store=store))
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    # uvicorn names no address when handed a socket: docqa says where it listens, at once.
+    click.echo(f"listening on {url}/ (the page; the API's description at {url}/docs); loading the reader model...", err=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info", log_config=_server_logging())).run(sockets=[sock])
+
+
+def _server_logging() -> dict[str, Any]:
+    """uvicorn's logging, with its access log on stderr: stdout is for results only."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    settings = copy.deepcopy(LOGGING_CONFIG)
+    settings["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return settings
 
 
 def _listen(host: str, port: int) -> socket.socket:
