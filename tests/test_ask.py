@@ -230,8 +230,10 @@ def test_resume_needs_out_and_a_results_file(indexed, tmp_path):
 def test_usage_errors(indexed, tmp_path):
     empty = run("ask", "   ", "--config", str(indexed))
     assert empty.exit_code == 2 and "the question is empty" in empty.stderr
-    neither = run("ask", "--config", str(indexed))
-    assert neither.exit_code == 2 and "give either a QUESTION or --batch FILE" in neither.stderr
+    neither = run("ask", "--config", str(indexed))  # and nothing on stdin
+    assert neither.exit_code == 2 and "no question: give a QUESTION, --batch FILE, or questions on stdin, one a line" in neither.stderr
+    both = run("ask", "q?", "--batch", "x.txt", "--config", str(indexed))
+    assert both.exit_code == 2 and "give either a QUESTION or --batch FILE, not both" in both.stderr
     out_alone = run("ask", "q?", "--out", "x.jsonl", "--config", str(indexed))
     assert out_alone.exit_code == 2 and "--out goes with --batch" in out_alone.stderr
 
@@ -271,3 +273,23 @@ def test_anchor_patterns_escapes_the_folder_and_keeps_absolute_ones():
         "/home/me [[]1][*]/a/*.pdf", "/abs/*", "/home/b/*", "/home/me [[]1][*]/x"
     ]
     assert anchor_patterns(["*.txt"], None) == ["*.txt"]
+
+
+def test_questions_piped_to_ask_are_each_answered(indexed):
+    # `echo QUESTION | docqa ask`: each line of stdin as `docqa ask QUESTION` answers it.
+    result = CliRunner().invoke(cli, ["ask", "--config", str(indexed), "--json"], input="When did the railway close?\n\n" + "x" * 1001 + "\nWho built it?\n")
+    assert result.exit_code == 1, result.output  # a line could not be asked
+    answers = [json.loads(block) for block in result.stdout.split("\n\n") if block.strip()]
+    assert [a["question"] for a in answers] == ["When did the railway close?", "Who built it?"]
+    assert "Error: line 2: the question is 1001 characters long, more than 1000\n" in result.stderr
+    one = CliRunner().invoke(cli, ["ask", "--config", str(indexed)], input="When did the railway close?\n")
+    assert one.exit_code == 0 and one.stdout.startswith("1. ")
+    assert one.stdout == run("ask", "When did the railway close?", "--config", str(indexed)).stdout
+
+
+def test_batch_dash_reads_stdin(indexed, tmp_path):
+    result = CliRunner().invoke(cli, ["ask", "--batch", "-", "--config", str(indexed)], input='When did the railway close?\n{"id": "q2", "question": "Who built it?"}\n')
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["id"], r["question"]) for r in lines] == [("1", "When did the railway close?"), ("q2", "Who built it?")]
+    assert not (tmp_path / "-").exists()

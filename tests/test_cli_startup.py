@@ -100,7 +100,10 @@ def test_ask_without_a_question_on_a_terminal_asks_interactively(project, monkey
     ]
 
 
-def test_ask_without_a_question_off_a_terminal_is_a_usage_error(project, monkeypatch):
+def test_ask_without_a_question_off_a_terminal_reads_stdin(project, monkeypatch):
     monkeypatch.chdir(project)
-    result = CliRunner().invoke(cli, ["ask"], input="Who built the railway?\n")
-    assert result.exit_code == 2 and "give either a QUESTION or --batch FILE" in result.stderr
+    result = CliRunner().invoke(cli, ["ask", "--json"], input="Who built the railway?\n")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["question"] == "Who built the railway?"
+    nothing = CliRunner().invoke(cli, ["ask"], input="\n  \n")
+    assert nothing.exit_code == 2 and "no question: give a QUESTION, --batch FILE, or questions on stdin, one a line" in nothing.stderr

@@ -159,7 +159,7 @@ def forget(paths: tuple[str, ...], config: Config) -> None:
 @click.option("--top-k", type=click.IntRange(min=1), help="Answers to show (default: ask.top_k).")
 @click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
 @click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB, relative to the current folder or absolute (repeatable).")
-@click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\"; - reads stdin).")
 @click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout, each as it is done.")
 @click.option("--resume", is_flag=True, help="With --out: skip the questions FILE already has results for, and append the others.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
@@ -180,16 +180,23 @@ def ask(
     """Answer QUESTION from the indexed files, or every question of --batch FILE.
 
     Without either on a terminal, asks for questions one after another with the model loaded
-    once (Ctrl-D ends). Everything but the model (the database, where the model comes from,
+    once (Ctrl-D ends); off a terminal (`echo QUESTION | docqa ask`), asks each line of stdin. Everything but the model (the database, where the model comes from,
     --file patterns, the batch file) is checked before the model loads.
 
     Exit status: 0 answered (also when no answer passes ask.min_score); 1 an error, or
     some batch lines failed; 2 a usage error (no question, an empty question).
     """
     given = (question is not None) + (batch_file is not None)
+    if given == 2:
+        raise click.UsageError("give either a QUESTION or --batch FILE, not both")
     interactive = given == 0 and _on_a_terminal()
-    if given != 1 and not interactive:
-        raise click.UsageError("give either a QUESTION or --batch FILE")
+    piped: list[str] | None = None
+    if given == 0 and not interactive:
+        from pipeline.cli.asking import stdin_questions
+
+        piped = stdin_questions()
+        if not piped:
+            raise click.UsageError("no question: give a QUESTION, --batch FILE, or questions on stdin, one a line")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
     if ray_address is not None and batch_file is None:
@@ -209,7 +216,7 @@ def ask(
     qa = QA(config)
     options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
     qa.check_paths(options)
-    from pipeline.cli.asking import answer, ask_batch, ask_interactively
+    from pipeline.cli.asking import answer, ask_batch, ask_interactively, ask_lines
 
     if batch_file is not None:
         with _ray_output(ray_address) as stdout:
@@ -217,6 +224,10 @@ def ask(
                 qa = QA(config, store=qa.store, reader=_ray_reader(config, ray_address))
             failed = ask_batch(qa, batch_file, out, resume, options, stdout)
         if failed:
+            sys.exit(EXIT_FAILED)
+        return
+    if piped is not None:
+        if ask_lines(qa, piped, options, as_json, restricted=bool(paths)):
             sys.exit(EXIT_FAILED)
         return
     if question is None:
