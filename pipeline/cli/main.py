@@ -43,13 +43,25 @@ ray_option = click.option(
 )
 
 
-def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--config and --db, accepted by every command (DESIGN.md)."""
+_CONFIG_HELP = "YAML file overriding config.yaml defaults (default: the nearest docqa.yaml)."
+_DB_HELP = "Database file (overrides store.path)."
+_VERBOSE_HELP = "More log output on stderr (-v info, -vv debug)."
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults (default: the nearest docqa.yaml).")
-    @click.option("--db", type=click.Path(dir_okay=False), help="Database file (overrides store.path).")
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--config, --db and -v, accepted by every command (DESIGN.md), after its name or before it
+    (`docqa --db X index ...` and `docqa index ... --db X` alike; after the name wins)."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+    @click.option("--db", type=click.Path(dir_okay=False), help=_DB_HELP)
+    @click.option("-v", "--verbose", count=True, help=_VERBOSE_HELP)
     @functools.wraps(command)
-    def wrapper(*args: Any, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, config_path: str | None, db: str | None, verbose: int, **kwargs: Any) -> Any:
+        given: dict[str, Any] = click.get_current_context().find_root().obj or {}
+        config_path = config_path if config_path is not None else given.get("config_path")
+        db = db if db is not None else given.get("db")
+        if verbose:
+            _log_level(given.get("verbose", 0) + verbose)
         try:
             if config_path is None and (found := find_config(os.getcwd())) is not None:
                 logging.getLogger(__name__).info("configuration: %s", found)
@@ -63,12 +75,20 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _log_level(verbose: int) -> None:
+    logging.getLogger().setLevel(logging.WARNING - 10 * min(verbose, 2))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help=_VERBOSE_HELP)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP + " Also accepted after the command's name.")
+@click.option("--db", type=click.Path(dir_okay=False), help=_DB_HELP + " Also accepted after the command's name.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_path: str | None, db: str | None) -> None:
     """Question answering over folders of PDFs and text files."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="docqa: %(levelname)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"verbose": verbose, "config_path": config_path, "db": db}
+    logging.basicConfig(level=logging.WARNING, format="docqa: %(levelname)s: %(message)s", stream=sys.stderr)
+    _log_level(verbose)
 
 
 @cli.command()
