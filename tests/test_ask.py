@@ -293,3 +293,21 @@ def test_batch_dash_reads_stdin(indexed, tmp_path):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["id"], r["question"]) for r in lines] == [("1", "When did the railway close?"), ("q2", "Who built it?")]
     assert not (tmp_path / "-").exists()
+
+
+def test_asking_prints_no_loading_bar_nor_token_length_warning(tmp_path, tiny_model):
+    # A passage of ~120 words of many word pieces each: far beyond the model's 512 tokens,
+    # which docqa windows itself; transformers would warn of "indexing errors".
+    (tmp_path / "docs").mkdir()
+    words = " ".join(f"zq{i}xv{i * 7}kw{i * 13}" for i in range(120))
+    (tmp_path / "docs" / "long.txt").write_text(f"The quarry opened in 1887. {words}.\n", encoding="utf-8")
+    (tmp_path / "docqa.yaml").write_text(f"reader:\n  model: {tiny_model}\nask:\n  min_score: 0.0\n", encoding="utf-8")
+    assert run("index", str(tmp_path / "docs"), "--db", str(tmp_path / "docqa.db"), "--workers", "0").exit_code == 0
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "ask", "When did the quarry open?"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1. ")
+    assert done.stderr == ""
