@@ -311,3 +311,30 @@ def test_asking_prints_no_loading_bar_nor_token_length_warning(tmp_path, tiny_mo
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1. ")
     assert done.stderr == ""
+
+
+def test_an_interrupted_batch_says_interrupted_once(indexed, tmp_path, monkeypatch, capsys):
+    import sys
+
+    import pipeline.batch
+    from pipeline.cli.main import main
+
+    real = pipeline.batch.run_batch
+
+    def interrupted(*args, **kwargs):
+        for number, record in enumerate(real(*args, **kwargs)):
+            if number == 1:
+                raise KeyboardInterrupt
+            yield record
+
+    monkeypatch.setattr(pipeline.batch, "run_batch", interrupted)
+    batch = tmp_path / "q.txt"
+    batch.write_text("When did the railway close?\nWho built it?\nWhat is Kestrel?\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["docqa", "ask", "--batch", str(batch), "--out", str(tmp_path / "a.jsonl"), "--config", str(indexed)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    stderr = capsys.readouterr().err
+    assert stderr.count("interrupted") == 1
+    assert stderr.endswith("; `--resume` goes on from there\n") and stderr.splitlines()[-1].startswith("interrupted: 1 of 3 questions (0 failed)")
+    assert len((tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()) == 1

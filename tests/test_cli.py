@@ -27,7 +27,8 @@ def test_index_json_exit_1_on_failures_then_stats(tmp_path, runner):
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["files"] == {"indexed": 4, "unchanged": 0, "failed": 8, "removed": 0}
-    assert set(data) == {"files", "passages", "failures", "seconds"}
+    assert set(data) == {"files", "passages", "failures", "still_failed", "earlier_failures", "gone", "skipped", "seconds"}
+    assert (data["still_failed"], data["earlier_failures"], data["gone"]) == (8, [], 0)
     assert {Path(f["path"]).name for f in data["failures"]} == {
         "encrypted.pdf", "truncated.pdf", "corrupt.pdf", "scanned.pdf", "empty.txt", "blank.md", "binary.txt", "dangling.txt"
     }

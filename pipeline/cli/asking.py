@@ -91,9 +91,9 @@ def ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: A
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             stream.flush()
     except KeyboardInterrupt:
-        if out:
-            click.echo(f"interrupted: {summary.line()}; `--resume` goes on from there", err=True)
-        raise
+        # Said here, with what was done, and only here: exit status 130 without main's own "interrupted".
+        click.echo(f"interrupted: {summary.line()}" + ("; `--resume` goes on from there" if out else ""), err=True)
+        raise click.exceptions.Exit(130) from None
     finally:
         if out and stream is not None:
             stream.close()
