@@ -41,10 +41,12 @@ from store.errors import SQLITE_MAX_INT, DocqaError
 
 from pipeline.checks import QuestionError
 from pipeline.config import Config
+from pipeline.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH
 from pipeline.qa import QA, AskOptions
 from pipeline.ranking import Ranking
 from pipeline.serve.errors import ApiError, from_docqa_error, install_error_handlers
 from pipeline.serve.micro_batching import MicroBatcher
+from pipeline.serve.page_images import HIGHLIGHT, PAGE_IMAGE, page_response
 from pipeline.serve.models import (
     AskResponse,
     BatchResponse,
@@ -314,6 +316,33 @@ async def delete_document(file_id: int = _FILE_ID, service: Service = Depends(_s
         raise ApiError(404, "file_id", f"no document with id {file_id}")
     remove_upload(record.path, service.config)
     return Response(status_code=204)
+
+
+_PAGE_NUMBER = PathParam(ge=1, le=SQLITE_MAX_INT, description="A page of the document, from 1 (an answer's `page`).")
+
+
+@_protected.get(
+    "/documents/{file_id}/pages/{page}",
+    response_class=Response,
+    responses={
+        200: PAGE_IMAGE,
+        **_errors(
+            404, 415, 422, 503,
+            e404="No such document or page; or the highlight names a passage of another document, offsets outside it, or an answer on other pages.",
+            e415="The document is not a PDF (a text file's passages are its text).",
+        ),
+    },
+)
+async def page_image(
+    request: Request,
+    file_id: int = _FILE_ID,
+    page: int = _PAGE_NUMBER,
+    width: int = Query(DEFAULT_WIDTH, ge=MIN_WIDTH, le=MAX_WIDTH, description="Width of the image in pixels (its height follows the page)."),
+    highlight: str | None = HIGHLIGHT,
+    service: Service = Depends(_service),
+) -> Response:
+    """A PDF page rendered as PNG, with an answer's words boxed: the answer where it stands."""
+    return await page_response(service.qa.store, file_id, page, width, highlight, request.headers.get("if-none-match"))
 
 
 _UPLOAD_RULES = (

@@ -19,6 +19,7 @@ from starlette.routing import Match, Mount
 from store.errors import DocqaError, OutOfRangeError, StoreError
 
 from pipeline.checks import FilterError, NoMatchingFileError, QuestionError
+from pipeline.pages import PageError
 from pipeline.qa import EmptyIndexError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ def from_docqa_error(exc: DocqaError, question_field: str = "question") -> ApiEr
         return ApiError(422, field, str(exc))
     if isinstance(exc, OutOfRangeError):
         return ApiError(422, exc.name, str(exc))
+    if isinstance(exc, PageError):
+        return ApiError(exc.status, exc.field, str(exc))
     if isinstance(exc, NoMatchingFileError):
         # A well-formed request naming files that are not there (no schema can know): not found.
         return ApiError(404, "files", str(exc))
