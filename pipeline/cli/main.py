@@ -95,16 +95,20 @@ def cli(ctx: click.Context, verbose: int, config_path: str | None, db: str | Non
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--workers", type=click.IntRange(min=0), help="Conversion processes (default: ingest.workers, else one per core; 0: none).")
 @click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there (PATHS may be gone too).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (with --watch: one JSON line a batch of changes).")
+@click.option("--watch", is_flag=True, help="After indexing, keep watching PATHS and index what is added, changed, moved or deleted, until Ctrl-C.")
 @ray_option
 @common_options
-def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, ray_address: str | None, config: Config) -> None:
+def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, watch: bool, ray_address: str | None, config: Config) -> None:
     """Index PDF, .txt and .md files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
     are reported and recorded, and the rest are indexed. Exits 1 when some files under
-    PATHS are failed, in this run or an earlier one.
+    PATHS are failed, in this run or an earlier one. With --watch, goes on indexing the
+    changes under PATHS as they happen; Ctrl-C ends it (exit status 0).
     """
+    if watch and ray_address is not None:
+        raise click.UsageError("--watch indexes each change here: it does not go with --ray")
     from ingest.indexer import index_paths
 
     for path in paths:
@@ -123,13 +127,37 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
         click.echo(f"{doubtful.path}: {doubtful.error}", err=True)
     click.echo(report.summary(), err=True)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps(report.to_json(), indent=None if watch else 2))
     if report.error is not None:
         raise click.ClickException(report.error)
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if watch:
+        _watch(store, paths, config, workers, as_json)
+        return
     if report.failed or report.still_failed:
         sys.exit(EXIT_FAILED)
+
+
+def _watch(store: Any, paths: tuple[str, ...], config: Config, workers: int | None, as_json: bool) -> None:
+    """`docqa index --watch`: each batch of changes reported as it is indexed, until Ctrl-C."""
+    from ingest.watch import WatchBatch, watch_paths
+
+    def report(batch: WatchBatch) -> None:
+        if batch.report is not None:
+            for failure in batch.report.failures:
+                click.echo(f"failed: {failure.path}: {failure.error}", err=True)
+        click.echo(batch.summary(), err=True)
+        if as_json:
+            click.echo(json.dumps(batch.to_json()))
+        if batch.report is not None and batch.report.error is not None:
+            raise click.ClickException(batch.report.error)
+
+    click.echo(f"watching {', '.join(paths)} for changes (Ctrl-C stops)", err=True)
+    try:
+        watch_paths(store, paths, config.ingest, report, workers=workers)
+    except KeyboardInterrupt:
+        click.echo("stopped watching", err=True)
 
 
 @cli.command()
@@ -375,12 +403,14 @@ def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -
 @cli.command()
 @click.option("--host", help="Address to listen on (default: api.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: api.port, 8000).")
+@click.option("--watch", "watched", multiple=True, type=click.Path(exists=True), metavar="PATH", help="Index PATH (a file or folder) at start and every change under it while serving (repeatable).")
 @common_options
-def serve(host: str | None, port: int | None, config: Config) -> None:
+def serve(host: str | None, port: int | None, watched: tuple[str, ...], config: Config) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and a question page at /.
 
     A missing database is created, so a server can start empty and be filled by uploads. The
-    port and the model's source are checked before the model loads.
+    port and the model's source are checked before the model loads. With --watch PATH, the
+    files under PATH are indexed at start and kept in sync while it serves.
     """
     host, port = host or config.api.host, port or config.api.port
     sock = _listen(host, port)
@@ -397,7 +427,7 @@ def serve(host: str | None, port: int | None, config: Config) -> None:
     store = SQLiteDocumentStore(config.store.path)
     if not store.has_passages():
         click.echo(f"the database {store.path} holds no passages yet: upload files on the page at http://{host}:{port}/ or run `docqa index PATH`", err=True)
-    app = create_app(config, QA(config, store=store))
+    app = create_app(config, QA(config, store=store), watch=watched)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
     # uvicorn names no address when handed a socket: docqa says where it listens, at once.
     click.echo(f"listening on {url}/ (the page; the API's description at {url}/docs); loading the reader model...", err=True)

@@ -20,6 +20,7 @@ import dataclasses
 import hmac
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -119,8 +120,12 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(self.inference, self.qa.run, list(questions), options)
 
 
-def create_app(config: Config, qa: QA | None = None) -> FastAPI:
-    """The API over `config`'s database; `qa` may be given (tests share a loaded model)."""
+def create_app(config: Config, qa: QA | None = None, watch: Sequence[str] = ()) -> FastAPI:
+    """The API over `config`'s database; `qa` may be given (tests share a loaded model).
+
+    `watch`: files and folders indexed at start-up and kept in sync while the app runs
+    (ingest.watch, in a thread of its own), as `docqa index PATH... --watch` does.
+    """
     qa = qa if qa is not None else QA(config)
     inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docqa-reader")
     batcher: MicroBatcher[str, Ranking] = MicroBatcher(
@@ -133,6 +138,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher = _start_watching(qa, config, watch) if watch else None
         try:
             await asyncio.get_running_loop().run_in_executor(inference, qa.reader.warm_up)
             service.ready = True
@@ -140,6 +146,8 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
             service.load_error = str(exc)
             logger.error("the reader could not be loaded: %s", exc)
         yield
+        if watcher is not None:
+            watcher.set()
         await batcher.close()
         inference.shutdown(wait=False, cancel_futures=True)
 
@@ -175,6 +183,28 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
     app.include_router(_protected, **keyed)
     app.include_router(_open)
     return app
+
+
+def _start_watching(qa: QA, config: Config, paths: Sequence[str]) -> threading.Event:
+    """Index `paths` now and then as they change, in a daemon thread; setting the event returned stops it."""
+    from ingest.indexer import index_paths
+    from ingest.watch import WatchBatch, watch_paths
+
+    stop = threading.Event()
+    options = dataclasses.replace(config.ingest, workers=0)  # one file at a time, beside the requests
+
+    server_log = logging.getLogger("uvicorn.error")  # the server's own log, beside its start-up lines
+
+    def run() -> None:
+        try:
+            server_log.info("indexed %s: %s", ", ".join(paths), index_paths(qa.store, paths, options, workers=0, show_progress=False).summary())
+            server_log.info("watching %s for changes", ", ".join(paths))
+            watch_paths(qa.store, paths, options, lambda batch: server_log.info("watch: %s", batch.summary()), stop=stop, workers=0)
+        except Exception:
+            logger.exception("watching %s stopped", ", ".join(paths))
+
+    threading.Thread(target=run, name="docqa-watch", daemon=True).start()
+    return stop
 
 
 def _exact_openapi(app: FastAPI, models: RequestModels) -> Callable[[], dict[str, Any]]:
