@@ -20,7 +20,7 @@ import fnmatch
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from store.document_store import SQLiteDocumentStore
@@ -127,3 +127,22 @@ def _filter(roots: list[str], options: IngestOptions) -> Callable[[str], bool]:
         return os.path.isdir(path) or not os.path.lexists(path) or any(fnmatch.fnmatchcase(name, p) for p in include)
 
     return accept
+
+
+def watch_in_thread(store: SQLiteDocumentStore, paths: Sequence[str], options: IngestOptions, log: logging.Logger) -> threading.Event:
+    """Index `paths` now, then as they change, in a daemon thread, each summary to `log`; setting the event returned stops it.
+
+    For `docqa serve --watch`: one file at a time (give `options` workers=0), beside the requests.
+    """
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            log.info("indexed %s: %s", ", ".join(paths), index_paths(store, paths, options, workers=0, show_progress=False).summary())
+            log.info("watching %s for changes", ", ".join(paths))
+            watch_paths(store, paths, options, lambda batch: log.info("watch: %s", batch.summary()), stop=stop, workers=0)
+        except Exception:
+            log.exception("watching %s stopped", ", ".join(paths))
+
+    threading.Thread(target=run, name="docqa-watch", daemon=True).start()
+    return stop

@@ -133,31 +133,12 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     if watch:
-        _watch(store, paths, config, workers, as_json)
+        from pipeline.cli.watching import watch_and_report
+
+        watch_and_report(store, paths, config.ingest, workers, as_json)
         return
     if report.failed or report.still_failed:
         sys.exit(EXIT_FAILED)
-
-
-def _watch(store: Any, paths: tuple[str, ...], config: Config, workers: int | None, as_json: bool) -> None:
-    """`docqa index --watch`: each batch of changes reported as it is indexed, until Ctrl-C."""
-    from ingest.watch import WatchBatch, watch_paths
-
-    def report(batch: WatchBatch) -> None:
-        if batch.report is not None:
-            for failure in batch.report.failures:
-                click.echo(f"failed: {failure.path}: {failure.error}", err=True)
-        click.echo(batch.summary(), err=True)
-        if as_json:
-            click.echo(json.dumps(batch.to_json()))
-        if batch.report is not None and batch.report.error is not None:
-            raise click.ClickException(batch.report.error)
-
-    click.echo(f"watching {', '.join(paths)} for changes (Ctrl-C stops)", err=True)
-    try:
-        watch_paths(store, paths, config.ingest, report, workers=workers)
-    except KeyboardInterrupt:
-        click.echo("stopped watching", err=True)
 
 
 @cli.command()

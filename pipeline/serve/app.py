@@ -20,7 +20,6 @@ import dataclasses
 import hmac
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -38,6 +37,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ingest.convert import SUPPORTED_SUFFIXES
+from ingest.watch import watch_in_thread
 from store.errors import SQLITE_MAX_INT, DocqaError
 
 from pipeline.checks import QuestionError
@@ -138,7 +138,7 @@ def create_app(config: Config, qa: QA | None = None, watch: Sequence[str] = ()) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        watcher = _start_watching(qa, config, watch) if watch else None
+        watcher = watch_in_thread(qa.store, watch, dataclasses.replace(config.ingest, workers=0), logging.getLogger("uvicorn.error")) if watch else None
         try:
             await asyncio.get_running_loop().run_in_executor(inference, qa.reader.warm_up)
             service.ready = True
@@ -183,28 +183,6 @@ def create_app(config: Config, qa: QA | None = None, watch: Sequence[str] = ()) 
     app.include_router(_protected, **keyed)
     app.include_router(_open)
     return app
-
-
-def _start_watching(qa: QA, config: Config, paths: Sequence[str]) -> threading.Event:
-    """Index `paths` now and then as they change, in a daemon thread; setting the event returned stops it."""
-    from ingest.indexer import index_paths
-    from ingest.watch import WatchBatch, watch_paths
-
-    stop = threading.Event()
-    options = dataclasses.replace(config.ingest, workers=0)  # one file at a time, beside the requests
-
-    server_log = logging.getLogger("uvicorn.error")  # the server's own log, beside its start-up lines
-
-    def run() -> None:
-        try:
-            server_log.info("indexed %s: %s", ", ".join(paths), index_paths(qa.store, paths, options, workers=0, show_progress=False).summary())
-            server_log.info("watching %s for changes", ", ".join(paths))
-            watch_paths(qa.store, paths, options, lambda batch: server_log.info("watch: %s", batch.summary()), stop=stop, workers=0)
-        except Exception:
-            logger.exception("watching %s stopped", ", ".join(paths))
-
-    threading.Thread(target=run, name="docqa-watch", daemon=True).start()
-    return stop
 
 
 def _exact_openapi(app: FastAPI, models: RequestModels) -> Callable[[], dict[str, Any]]:
