@@ -21,8 +21,9 @@ class Discovered:
 def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclude: list[str]) -> Discovered:
     """Files under `paths` whose names match `include` and no part of whose path matches `exclude`.
 
-    A file named directly is taken whatever its name (conversion reports an unsupported
-    type). Folder symlinks are not followed, so a symlink loop cannot recurse forever.
+    A file named directly is taken when its name matches `include`, and skipped otherwise,
+    as it would be in a folder (exclude does not apply to it: it was asked for by name).
+    Folder symlinks are not followed, so a symlink loop cannot recurse forever.
     """
     found: set[str] = set()
     skipped: list[str] = []
@@ -34,7 +35,11 @@ def discover(paths: Iterable[str | os.PathLike[str]], include: list[str], exclud
     for given in paths:
         root = os.path.abspath(given)
         if not os.path.isdir(root):
-            found.add(root)
+            # (A path that is not there is taken: reading it reports why.)
+            if _matches(os.path.basename(root).lower(), [p.lower() for p in include]) or not os.path.lexists(root):
+                found.add(root)
+            else:
+                skipped.append(root)
             continue
         for folder, dirs, names in os.walk(root, onerror=on_error):
             dirs[:] = sorted(d for d in dirs if not _matches(d, exclude))

@@ -52,6 +52,10 @@ class IndexReport:
     # Files under the indexed paths that the index holds as failed after the run: this run's
     # failures and those of earlier runs that are unchanged since (counted there as unchanged).
     still_failed: int = 0
+    # Of those, the failures of earlier runs (this run's are in `failures`).
+    earlier_failures: list[Failure] = field(default_factory=list)
+    # Indexed files under the paths that are no longer on disk, kept because prune was not asked for.
+    gone: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # files in the folders that ingest.include leaves out
     seconds: float = 0.0
     interrupted: bool = False
@@ -63,6 +67,12 @@ class IndexReport:
             "files": {"indexed": self.indexed, "unchanged": self.unchanged, "failed": self.failed, "removed": self.removed},
             "passages": self.passages,
             "failures": [{"path": f.path, "error": f.error} for f in self.failures],
+            # Why the exit status may be 1 when this run failed nothing: files under the paths
+            # that earlier runs failed and that have not changed since.
+            "still_failed": self.still_failed,
+            "earlier_failures": [{"path": f.path, "error": f.error} for f in self.earlier_failures],
+            "gone": len(self.gone),
+            "skipped": len(self.skipped),
             "seconds": round(self.seconds, 3),
         }
 
@@ -74,6 +84,10 @@ class IndexReport:
         if self.still_failed > self.failed:
             n = self.still_failed
             line += f"; {n} file{'s' if n != 1 else ''} under these paths {'are' if n != 1 else 'is'} still failed (`docqa files --failed` says why)"
+        if self.gone:
+            n = len(self.gone)
+            files, are, answer, them = ("files", "are", "answer", "them") if n != 1 else ("file", "is", "answers", "it")
+            line += f"; {n} indexed {files} under these paths {are} gone from disk and still {answer} questions: add --prune to forget {them}"
         if self.doubtful:
             line += f"; {len(self.doubtful)} read in a doubtful encoding (see above)"
         if self.skipped:
@@ -113,6 +127,12 @@ def index_paths(
     for path in found.skipped:
         logger.info("skipped (not in ingest.include): %s", path)
     known = store.file_states()
+    # A file of a type docqa does not index that an earlier docqa recorded as failed (it took
+    # files named on the command line whatever their type): not a failure, and not kept as one.
+    stale = [path for path in found.skipped if path in known and known[path].status == "failed"]
+    if stale:
+        report.removed += store.remove_files(stale)
+        known = store.file_states()
     for failure in found.failures:
         _record_failure(store, report, FileInfo(failure.path, None, None, None), failure.error)
 
@@ -151,11 +171,19 @@ def index_paths(
             _save_streamed(store, report, path, options, show_progress)
             progress.update()
 
+        seen = set(found.files) | {f.path for f in found.failures}
+        gone = [p for p in known if under(p, roots) and p not in seen]
         if prune:
-            seen = set(found.files) | {f.path for f in found.failures}
-            gone = [p for p in known if under(p, roots) and p not in seen]
-            report.removed = store.remove_files(gone)
+            report.removed += store.remove_files(gone)
+        else:
+            report.gone = [p for p in gone if known[p].status == "indexed" and not os.path.lexists(p)]
+            for path in report.gone:
+                logger.info("gone from disk, still indexed (--prune forgets it): %s", path)
         report.still_failed = sum(state.status == "failed" and under(path, roots) for path, state in store.file_states().items())
+        if report.still_failed > report.failed:
+            this_run = {f.path for f in report.failures}
+            failed, _ = store.list_files(0, None, status="failed")
+            report.earlier_failures = [Failure(r.path, r.error or "") for r in failed if under(r.path, roots) and r.path not in this_run]
     except KeyboardInterrupt:
         report.interrupted = True
     except StoreError as exc:

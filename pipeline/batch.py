@@ -62,6 +62,11 @@ def read_batch_file(path: str | Path) -> list[BatchItem]:
         raise BatchFileError(f"cannot read batch file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise BatchFileError(f"batch file {path} is not UTF-8 text: save it as UTF-8, one question per line") from None
+    return parse_batch(text)
+
+
+def parse_batch(text: str) -> list[BatchItem]:
+    """Questions of a batch file's text (one a line, or JSONL with "question" and "id"), in order."""
     items = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -47,8 +47,9 @@ def vocabulary(uncased: bool) -> list[str]:
     return list(dict.fromkeys(words))
 
 
-def build_model(folder: Path, *, uncased: bool = False, seed: int = 0, architecture: str = "distilbert") -> Path:
+def build_model(folder: Path | str, *, uncased: bool = False, seed: int = 0, architecture: str = "distilbert") -> Path:
     """Write a 2-layer DistilBERT (or BERT) QA model with a small hand-made WordPiece vocabulary."""
+    folder = Path(folder)  # (a str from the README's one-line command)
     folder.mkdir(parents=True, exist_ok=True)
     vocab = {token: i for i, token in enumerate(vocabulary(uncased))}
     tokenizer = BertWordPieceTokenizer(vocab, lowercase=uncased, strip_accents=True if uncased else False)

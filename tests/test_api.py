@@ -138,7 +138,8 @@ def test_upload_index_and_delete(client, setup, tmp_path):
     stored = Path(data["file"])
     assert stored.name == "x.pdf" and stored.resolve().parent.parent == (folder / "uploads").resolve()
     assert data["passages"] == 1 and stored.exists()
-    answers = client.post("/ask", json={"question": "Who was the lighthouse keeper?", "files": ["*x.pdf"]}).json()["answers"]
+    # (An absolute pattern: a relative one is taken from the server's current folder.)
+    answers = client.post("/ask", json={"question": "Who was the lighthouse keeper?", "files": ["/*/x.pdf"]}).json()["answers"]
     assert answers and answers[0]["file"] == str(stored)
     assert client.delete(f"/documents/{data['id']}").status_code == 204
     assert not stored.exists() and qa.store.get_file(data["id"]) is None
@@ -322,11 +323,12 @@ def test_the_schema_states_the_rules_the_code_enforces(client):
     upload = schema["paths"]["/documents"]["post"]
     file = components[upload["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[1]]["properties"]["file"]
     assert ".pdf, .txt, .md, .docx, .html, .htm, .epub" in file["description"] and "must not be empty" in file["description"]
+    assert file["minLength"] == 1  # an empty file breaks the schema, as it breaks the rule (schemathesis)
     # Every error a route gives has the ErrorResponse body; 401 only where a key is set.
     error = {"$ref": "#/components/schemas/ErrorResponse"}
     expected = {
-        ("/ask", "post"): {400, 422, 500, 503},
-        ("/ask/batch", "post"): {400, 422, 500, 503},
+        ("/ask", "post"): {400, 404, 415, 422, 500, 503},
+        ("/ask/batch", "post"): {400, 415, 422, 500, 503},
         ("/documents", "get"): {422, 500, 503},
         ("/documents", "post"): {400, 413, 415, 422, 500, 503},
         ("/documents/{file_id}", "get"): {404, 422, 500, 503},
@@ -450,3 +452,48 @@ def test_with_a_key_the_description_of_the_api_is_open_and_declares_the_key(setu
 def test_an_upload_without_its_file_is_refused(client):
     response = client.post("/documents", data={"other": "x"}, files={"notfile": ("a.txt", b"words", "text/plain")})
     assert response.status_code == 422 and error_of(response) == ("file", "Field required")
+
+
+def test_relative_file_patterns_are_taken_from_the_servers_folder(client, monkeypatch):
+    monkeypatch.chdir(REPO)
+    data = client.post("/ask", json={"question": "grind coffee", "files": ["examples/*.txt"]}).json()
+    assert data["answers"] and {a["file"] for a in data["answers"]} == {str(REPO / "examples" / "coffee-brewing.txt")}
+    folder = client.post("/ask", json={"question": "grind coffee", "files": ["examples/"]}).json()
+    assert folder["answers"]
+    monkeypatch.chdir(REPO / "examples")
+    assert client.post("/ask", json={"question": "grind coffee", "files": ["*.txt"]}).json()["answers"]
+
+
+def test_a_pattern_that_matches_no_file_is_refused_as_the_cli_refuses_it(client, monkeypatch):
+    monkeypatch.chdir(REPO)
+    response = client.post("/ask", json={"question": "grind coffee", "files": ["pdfs/*"]})
+    assert response.status_code == 404  # well-formed (a schema cannot know the files): nothing to search
+    assert error_of(response) == (
+        "files",
+        f"no indexed file matches {str(REPO / 'pdfs' / '*')!r} (a pattern like '*/name.pdf' finds a name in any folder): "
+        "`docqa files` lists the indexed files",
+    )
+
+
+def test_a_duplicate_upload_is_not_created_again(client):
+    first = client.post("/documents", files={"file": ("dup.txt", b"The tram reached the pier in 1911.", "text/plain")})
+    assert first.status_code == 201 and first.json()["duplicate"] is False and first.json()["message"] is None
+    again = client.post("/documents", files={"file": ("copy.txt", b"The tram reached the pier in 1911.", "text/plain")})
+    assert again.status_code == 200
+    body = again.json()
+    assert (body["id"], body["file"], body["duplicate"]) == (first.json()["id"], first.json()["file"], True)
+    assert body["message"] == f"already indexed as document {body['id']} ({body['file']}): not stored again"
+    assert client.delete(f"/documents/{body['id']}").status_code == 204
+
+
+@pytest.mark.parametrize("path, body", [("/ask", "question=When+did+the+railway+close%3F"), ("/ask/batch", "questions=x")])
+def test_a_body_that_is_not_json_is_415_naming_the_type(client, path, body):
+    form = "application/x-www-form-urlencoded"  # curl -d's default
+    response = client.post(path, content=body, headers={"Content-Type": form})
+    assert response.status_code == 415
+    assert error_of(response) == ("Content-Type", f"{path} reads a JSON body: send it with 'Content-Type: application/json' (got {form!r})")
+    plain = client.post("/ask", content=b'{"question": "When did the railway close?"}', headers={"Content-Type": "application/json; charset=utf-8"})
+    assert plain.status_code == 200
+    bare = client.post("/ask", content=b'{"question": "When did the railway close?"}', headers={"Content-Type": ""})
+    assert bare.status_code == 415  # no type declared: not read as JSON, as FastAPI's strict_content_type
+    assert error_of(bare)[1] == "/ask reads a JSON body: send it with 'Content-Type: application/json' (the request has no Content-Type)"

@@ -231,8 +231,10 @@ def test_resume_needs_out_and_a_results_file(indexed, tmp_path):
 def test_usage_errors(indexed, tmp_path):
     empty = run("ask", "   ", "--config", str(indexed))
     assert empty.exit_code == 2 and "the question is empty" in empty.stderr
-    neither = run("ask", "--config", str(indexed))
-    assert neither.exit_code == 2 and "give either a QUESTION or --batch FILE" in neither.stderr
+    neither = run("ask", "--config", str(indexed))  # and nothing on stdin
+    assert neither.exit_code == 2 and "no question: give a QUESTION, --batch FILE, or questions on stdin, one a line" in neither.stderr
+    both = run("ask", "q?", "--batch", "x.txt", "--config", str(indexed))
+    assert both.exit_code == 2 and "give either a QUESTION or --batch FILE, not both" in both.stderr
     out_alone = run("ask", "q?", "--out", "x.jsonl", "--config", str(indexed))
     assert out_alone.exit_code == 2 and "--out goes with --batch" in out_alone.stderr
 
@@ -272,3 +274,68 @@ def test_anchor_patterns_escapes_the_folder_and_keeps_absolute_ones():
         "/home/me [[]1][*]/a/*.pdf", "/abs/*", "/home/b/*", "/home/me [[]1][*]/x"
     ]
     assert anchor_patterns(["*.txt"], None) == ["*.txt"]
+
+
+def test_questions_piped_to_ask_are_each_answered(indexed):
+    # `echo QUESTION | docqa ask`: each line of stdin as `docqa ask QUESTION` answers it.
+    result = CliRunner().invoke(cli, ["ask", "--config", str(indexed), "--json"], input="When did the railway close?\n\n" + "x" * 1001 + "\nWho built it?\n")
+    assert result.exit_code == 1, result.output  # a line could not be asked
+    answers = [json.loads(block) for block in result.stdout.split("\n\n") if block.strip()]
+    assert [a["question"] for a in answers] == ["When did the railway close?", "Who built it?"]
+    assert "Error: line 2: the question is 1001 characters long, more than 1000\n" in result.stderr
+    one = CliRunner().invoke(cli, ["ask", "--config", str(indexed)], input="When did the railway close?\n")
+    assert one.exit_code == 0 and one.stdout.startswith("1. ")
+    assert one.stdout == run("ask", "When did the railway close?", "--config", str(indexed)).stdout
+
+
+def test_batch_dash_reads_stdin(indexed, tmp_path):
+    result = CliRunner().invoke(cli, ["ask", "--batch", "-", "--config", str(indexed)], input='When did the railway close?\n{"id": "q2", "question": "Who built it?"}\n')
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["id"], r["question"]) for r in lines] == [("1", "When did the railway close?"), ("q2", "Who built it?")]
+    assert not (tmp_path / "-").exists()
+
+
+def test_asking_prints_no_loading_bar_nor_token_length_warning(tmp_path, tiny_model):
+    # A passage of ~120 words of many word pieces each: far beyond the model's 512 tokens,
+    # which docqa windows itself; transformers would warn of "indexing errors".
+    (tmp_path / "docs").mkdir()
+    words = " ".join(f"zq{i}xv{i * 7}kw{i * 13}" for i in range(120))
+    (tmp_path / "docs" / "long.txt").write_text(f"The quarry opened in 1887. {words}.\n", encoding="utf-8")
+    (tmp_path / "docqa.yaml").write_text(f"reader:\n  model: {tiny_model}\nask:\n  min_score: 0.0\n", encoding="utf-8")
+    assert run("index", str(tmp_path / "docs"), "--db", str(tmp_path / "docqa.db"), "--workers", "0").exit_code == 0
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "ask", "When did the quarry open?"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1. ")
+    assert done.stderr == ""
+
+
+def test_an_interrupted_batch_says_interrupted_once(indexed, tmp_path, monkeypatch, capsys):
+    import sys
+
+    import pipeline.batch
+    from pipeline.cli.main import main
+
+    real = pipeline.batch.run_batch
+
+    def interrupted(*args, **kwargs):
+        for number, record in enumerate(real(*args, **kwargs)):
+            if number == 1:
+                raise KeyboardInterrupt
+            yield record
+
+    monkeypatch.setattr(pipeline.batch, "run_batch", interrupted)
+    batch = tmp_path / "q.txt"
+    batch.write_text("When did the railway close?\nWho built it?\nWhat is Kestrel?\n", encoding="utf-8")
+    monkeypatch.setattr(sys, "argv", ["docqa", "ask", "--batch", str(batch), "--out", str(tmp_path / "a.jsonl"), "--config", str(indexed)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 130
+    stderr = capsys.readouterr().err
+    assert stderr.count("interrupted") == 1
+    assert stderr.endswith("; `--resume` goes on from there\n") and stderr.splitlines()[-1].startswith("interrupted: 1 of 3 questions (0 failed)")
+    assert len((tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()) == 1

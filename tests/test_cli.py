@@ -27,7 +27,8 @@ def test_index_json_exit_1_on_failures_then_stats(tmp_path, runner):
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["files"] == {"indexed": 4, "unchanged": 0, "failed": 8, "removed": 0}
-    assert set(data) == {"files", "passages", "failures", "seconds"}
+    assert set(data) == {"files", "passages", "failures", "still_failed", "earlier_failures", "gone", "skipped", "seconds"}
+    assert (data["still_failed"], data["earlier_failures"], data["gone"]) == (8, [], 0)
     assert {Path(f["path"]).name for f in data["failures"]} == {
         "encrypted.pdf", "truncated.pdf", "corrupt.pdf", "scanned.pdf", "empty.txt", "blank.md", "binary.txt", "dangling.txt"
     }
@@ -127,3 +128,31 @@ def test_haystack_torch_components_still_work_after_docqa_hid_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() in ("cpu", "cuda:0", "mps")
+
+
+def test_global_options_go_before_or_after_the_command_name(tmp_path, runner):
+    write_corpus(tmp_path / "docs", pdfs=0, texts=2)
+    before = tmp_path / "before.db"
+    result = runner.invoke(cli, ["--db", str(before), "index", str(tmp_path / "docs"), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert before.exists()
+    config = tmp_path / "c.yaml"
+    config.write_text(f"store:\n  path: {before}\n", encoding="utf-8")
+    stats = runner.invoke(cli, ["--config", str(config), "stats", "--json"])
+    assert stats.exit_code == 0, stats.output
+    assert json.loads(stats.stdout)["files"] == 2
+    # After the name wins over before it.
+    other = runner.invoke(cli, ["--db", str(tmp_path / "none.db"), "stats", "--db", str(before), "--json"])
+    assert other.exit_code == 0 and json.loads(other.stdout)["database"] == str(before)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_verbose_goes_before_or_after_the_command_name(tmp_path, where):
+    write_corpus(tmp_path / "docs", pdfs=0, texts=1)
+    (tmp_path / "docs" / "table.csv").write_text("a,b\n", encoding="utf-8")
+    args = ["index", str(tmp_path / "docs"), "--db", str(tmp_path / "i.db"), "--workers", "0"]
+    args = ["-v", *args] if where == "before" else [*args, "-v"]
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"docqa: INFO: skipped (not in ingest.include): {tmp_path / 'docs' / 'table.csv'}\n" in done.stderr

@@ -93,3 +93,54 @@ def test_files_of_other_types_in_folders_are_counted_as_skipped(indexed):
     (indexed / "docs" / ".hidden.xlsx").write_bytes(b"PK")  # excluded on purpose: not counted
     result = run("index", "docs", "--db", "i.db")
     assert result.stderr.rstrip().endswith("; 2 skipped, of other types (.gif, .xlsx: see ingest.include)")
+
+
+def test_index_json_says_why_it_exits_1_when_earlier_failures_remain(indexed):
+    again = run("index", "docs", "--db", "i.db", "--json")
+    assert again.exit_code == 1
+    data = json.loads(again.stdout)
+    assert (data["files"]["failed"], data["failures"]) == (0, [])
+    assert data["still_failed"] == 1
+    assert data["earlier_failures"] == [{"path": str(indexed / "docs" / "empty.txt"), "error": "empty file"}]
+
+
+def test_a_file_of_another_type_named_on_the_command_line_is_skipped_not_failed(indexed):
+    (indexed / "docs" / "empty.txt").write_text("Not empty any more.", encoding="utf-8")
+    (indexed / "docs" / "table.xyz").write_bytes(b"a,b\n1,2\n")
+    named = run("index", "docs/table.xyz", "--db", "i.db", "--json")
+    assert named.exit_code == 0, named.output
+    data = json.loads(named.stdout)
+    assert (data["files"], data["failures"], data["skipped"]) == ({"indexed": 0, "unchanged": 0, "failed": 0, "removed": 0}, [], 1)
+    assert named.stderr.rstrip().endswith("; 1 skipped, of other types (.xyz: see ingest.include)")
+    assert run("files", "--failed", "--db", "i.db").stdout == "docs/empty.txt  failed: empty file\n"  # not table.xyz
+    # The folder holding it exits 0 as well: nothing was recorded as failed.
+    assert run("index", "docs", "--db", "i.db").exit_code == 0
+
+
+def test_a_failure_an_earlier_docqa_recorded_for_a_named_file_of_another_type_is_dropped(indexed):
+    from store.document_store import SQLiteDocumentStore
+    from store.records import FileInfo
+
+    (indexed / "docs" / "empty.txt").write_text("Not empty any more.", encoding="utf-8")
+    table = indexed / "docs" / "table.xyz"
+    table.write_bytes(b"a,b\n")
+    store = SQLiteDocumentStore(indexed / "i.db")
+    store.save_failure(FileInfo(str(table), None, None, None), "unsupported file type '.xyz'")
+    store.close()
+    result = run("index", "docs", "--db", "i.db", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["files"]["removed"] == 1
+    assert "table.xyz" not in run("files", "--db", "i.db").stdout
+
+
+def test_a_plain_re_index_says_how_many_indexed_files_are_gone_and_suggests_prune(indexed):
+    (indexed / "docs" / "notes" / "note0001.txt").unlink()
+    (indexed / "docs" / "md" / "note0002.md").unlink()
+    again = run("index", "docs", "--db", "i.db", "--json")
+    data = json.loads(again.stdout)
+    assert (data["gone"], data["files"]["removed"]) == (2, 0)
+    assert "; 2 indexed files under these paths are gone from disk and still answer questions: add --prune to forget them" in again.stderr
+    assert "note0001.txt" in run("files", "--db", "i.db").stdout  # kept: prune was not asked for
+    pruned = run("index", "docs", "--db", "i.db", "--prune", "--json")
+    assert (json.loads(pruned.stdout)["gone"], json.loads(pruned.stdout)["files"]["removed"]) == (0, 2)
+    assert "gone from disk" not in pruned.stderr

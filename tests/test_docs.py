@@ -45,3 +45,16 @@ def test_every_command_is_in_the_readme(path):
 )
 def test_every_option_is_in_the_readme(path, option):
     assert option in README, f"README.md never mentions {option} of {path}"
+
+
+def test_the_readme_points_a_fresh_clone_to_a_stand_in_it_has(tmp_path):
+    # A fresh clone has no ../shared: the README's command for a stand-in model must run from the clone.
+    import subprocess
+    import sys
+
+    assert "python ../shared/tools/make_standin_model.py" not in README
+    [command] = re.findall(r'`(python -c "from tests\.models import build_model; [^`]+)`', README)
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command.replace("MODEL_DIR", str(tmp_path / "model")), shell=True, cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "model" / "config.json").exists() and (tmp_path / "model" / "tokenizer.json").exists()

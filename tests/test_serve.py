@@ -59,7 +59,8 @@ def test_the_same_upload_is_not_stored_twice(client, setup):
     first = client.post("/documents", files=body)
     assert first.status_code == 201, first.text
     again = client.post("/documents", files={"file": ("keeper-copy.txt", body["file"][1], "text/plain")})
-    assert again.json() == first.json()  # the document that holds it already
+    assert again.status_code == 200  # not created
+    assert again.json() == {**first.json(), "duplicate": True, "message": f"already indexed as document {first.json()['id']} ({first.json()['file']}): not stored again"}
     assert client.get("/documents").json()["total"] == 4
     assert len([p for p in Path(setup[0].api.data_folder).iterdir()]) == 1
     assert client.delete(f"/documents/{first.json()['id']}").status_code == 204
@@ -112,5 +113,8 @@ def test_serve_starts_on_a_missing_database_and_is_filled_by_uploads(tmp_path, t
         assert answer["answers"] and answer["answers"][0]["file"] == uploaded.json()["file"]
     finally:
         process.terminate()
-        _, stderr = process.communicate(timeout=30)
+        stdout, stderr = process.communicate(timeout=30)
+    assert stdout == ""  # the access log is a log: on stderr
+    assert f"listening on {url}/ (the page; the API's description at {url}/docs); loading the reader model...\n" in stderr
+    assert '"POST /documents HTTP/1.1" 201' in stderr
     assert f"the database {tmp_path / 'docqa.db'} holds no passages yet: upload files on the page at {url}/" in stderr

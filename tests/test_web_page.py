@@ -6,6 +6,8 @@ temporary folder. Requests that leave the server are refused, as on a machine wi
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import socket
@@ -19,7 +21,7 @@ import pytest
 
 from ingest.indexer import index_paths
 from ingest.options import IngestOptions
-from pipeline.config import ApiConfig, Config, ReaderConfig, StoreConfig
+from pipeline.config import ApiConfig, AskConfig, Config, ReaderConfig, StoreConfig
 from pipeline.qa import QA
 from store.document_store import SQLiteDocumentStore
 
@@ -244,3 +246,128 @@ def test_the_key_field_shows_only_when_the_server_needs_a_key(tmp_path, tiny_mod
         assert document_names(page) == EXAMPLE_NAMES
         assert page.locator("#upload-status").inner_text() == ""
         page.screenshot(path=str(shots / "page-key.png"), full_page=True)
+
+
+def test_an_answers_page_image_boxes_the_answers_words(tmp_path, tiny_model, shots):
+    from tests.test_pages import PAGE_WIDTH, overlap, write_lines
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    # Every word once on the page, so the words of whatever the tiny model answers are known by position.
+    line = "Kestrel came from Glasgow in 1872 pulling twelve wagons."
+    where = write_lines(docs / "engine.pdf", [[(120, line), (200, "Nothing else here.")]])
+    config = Config(
+        store=StoreConfig(path=str(tmp_path / "i.db")),
+        reader=ReaderConfig(model=str(tiny_model)),
+        ask=AskConfig(min_score=0.0),
+        api=ApiConfig(data_folder=str(tmp_path / "uploads")),
+    )
+    index_paths(SQLiteDocumentStore(config.store.path), [docs], IngestOptions(workers=0), show_progress=False)
+    with serving(config) as url, offline_browser(url) as (context, _):
+        page = context.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(url + "/")
+        page.wait_for_selector("#documents li")
+        page.fill("#question", "Where did Kestrel come from?")
+        page.click("#submit")
+        image = page.locator(".answer").first.locator(".page-strip img")
+        image.wait_for(timeout=30_000)
+        page.wait_for_function("document.querySelector('.answer .page-strip img').complete && document.querySelector('.answer .page-strip img').naturalWidth > 0")
+        answer = page.locator(".answer .text").first.inner_text()
+        boxes = json.loads(image.get_attribute("data-boxes"))
+        width = int(image.get_attribute("data-width"))
+        shown = page.evaluate("() => { const r = document.querySelector('.answer .page-strip img').getBoundingClientRect(); return [r.left, r.top, r.width]; }")
+        page.screenshot(path=str(shots / "page-answer-on-its-page.png"), full_page=False)
+        shot = page.screenshot()
+    words = answer.split()
+    where = {(p, y, w.rstrip(".")): box for (p, y, w), box in where.items()}
+    assert words and all((1, 120, w.rstrip(".")) in where for w in words), answer
+    assert len(boxes) == 1  # one line
+    to_pixels = lambda box: tuple(v * width / PAGE_WIDTH for v in box)  # noqa: E731
+    for word in line.rstrip(".").split():
+        covered = overlap(boxes[0], to_pixels(where[(1, 120, word)]))
+        assert covered > 0.8 if word in answer.rstrip(".").split() else covered == 0, (word, answer, boxes)
+    # On screen: the middle of the answer's first word is tinted, a word left of it is not.
+    from PIL import Image
+
+    screen = Image.open(io.BytesIO(shot)).convert("RGB")
+    left, top, displayed = shown
+    ratio = displayed / PAGE_WIDTH
+    first = where[(1, 120, words[0].rstrip("."))]
+    r, g, b = screen.getpixel((int(left + (first[0] + first[2]) / 2 * ratio), int(top + (first[1] + first[3]) / 2 * ratio)))
+    assert r > 200 and r - b > 60, (r, g, b)
+    r, g, b = screen.getpixel((int(left + 40 * ratio), int(top + 100 * ratio)))  # the margin, above the line
+    assert (r, g, b) == (255, 255, 255)
+
+
+def test_the_document_list_on_a_phone_with_a_failed_file(tmp_path, tiny_model, shots):
+    docs = tmp_path / "docs"
+    long_folder = docs / "quarterly-harbour-reports-2026-final"
+    long_folder.mkdir(parents=True)
+    (long_folder / "annual-summary-of-harbour-operations-and-finances.pdf").write_bytes(b"%PDF-1.4 garbage")
+    for i in range(40):
+        (docs / f"note-{i:02d}-about-the-northport-harbour-railway.txt").write_text(f"Note {i} about the railway.", encoding="utf-8")
+    config = Config(
+        store=StoreConfig(path=str(tmp_path / "i.db")),
+        reader=ReaderConfig(model=str(tiny_model)),
+        api=ApiConfig(data_folder=str(tmp_path / "uploads")),
+    )
+    index_paths(SQLiteDocumentStore(config.store.path), [docs], IngestOptions(workers=0), show_progress=False)
+    with serving(config) as url, offline_browser(url) as (context, _):
+        page = context.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(url + "/")
+        page.wait_for_selector("#documents li")
+        assert page.locator("#documents-title").inner_text() == "Documents (41, 1 failed)"
+        rows = page.evaluate(
+            """() => [...document.querySelectorAll('#documents li')].map((li) => {
+                 const name = li.querySelector('.name'), info = li.querySelector('.info');
+                 const line = parseFloat(getComputedStyle(name).lineHeight);
+                 return {failed: li.classList.contains('failed'), nameHeight: name.getBoundingClientRect().height, line,
+                         nameBottom: name.getBoundingClientRect().bottom, infoTop: info.getBoundingClientRect().top,
+                         info: info.textContent, height: li.getBoundingClientRect().height, right: li.getBoundingClientRect().right};
+               })"""
+        )
+        listed = page.evaluate("() => document.getElementById('documents').getBoundingClientRect().height")
+        assert len(rows) == 25 and page.locator("#more").inner_text() == "Show more (16 more)"  # paged past a screenful
+        failed = [r for r in rows if r["failed"]]
+        assert len(failed) == 1 and failed[0]["info"].startswith("failed: ")
+        assert rows[0]["failed"]  # failed files first: what needs seeing
+        for row in rows:
+            assert row["nameHeight"] <= 1.5 * row["line"], row  # one line: no name wrapped, mid-word or otherwise
+            assert row["infoTop"] >= row["nameBottom"] - 1, row  # the failure message on its own line
+            assert row["right"] <= 390
+        assert listed <= 2 * len(rows) * min(r["height"] for r in rows)
+        page.screenshot(path=str(shots / "page-phone-list.png"), full_page=True)
+        page.fill("#filter", "annual")
+        page.wait_for_function("document.querySelectorAll('#documents li').length === 1")
+        assert page.locator("#documents li.failed .file").inner_text() == "annual-summary-of-harbour-operations-and-finances.pdf"
+        assert page.locator("#more").is_hidden()
+        page.fill("#filter", "")
+        page.click("#more")
+        page.wait_for_function("document.querySelectorAll('#documents li').length === 41")
+        page.set_viewport_size({"width": 1280, "height": 900})
+        wide = page.evaluate("() => [...document.querySelectorAll('#documents .name')].map((n) => n.getBoundingClientRect().height / parseFloat(getComputedStyle(n).lineHeight))")
+        assert max(wide) <= 1.5
+
+
+def test_several_uploads_are_each_sent_and_reported_with_a_bad_one_in_the_middle(server, tmp_path, shots):
+    good, empty, other = tmp_path / "first.txt", tmp_path / "empty.txt", tmp_path / "third.md"
+    good.write_text("The ferry to Penmore leaves at noon.", encoding="utf-8")
+    empty.write_bytes(b"")
+    other.write_text("Comets are icy bodies.", encoding="utf-8")
+    with offline_browser(server) as (context, _):
+        page = context.new_page()
+        page.goto(server + "/")
+        page.wait_for_selector("#documents li")
+        page.set_input_files("#files", [str(good), str(empty), str(other)])
+        page.wait_for_function("document.querySelectorAll('#documents li').length === 5")
+        results = page.locator("#upload-results li")
+        assert results.count() == 3
+        assert [results.nth(i).get_attribute("class") for i in range(3)] == ["ok", "refused", "ok"]
+        assert results.nth(0).inner_text() == "first.txt: indexed, 1 passage"
+        assert results.nth(1).inner_text().startswith("empty.txt: ") and "empty" in results.nth(1).inner_text()[len("empty.txt: "):]
+        assert results.nth(2).inner_text() == "third.md: indexed, 1 passage"
+        assert page.locator("#upload-status").inner_text() == "Indexed first.txt (1 passage), third.md (1 passage). Refused: empty.txt (see below)."
+        assert "third.md" in document_names(page) and "empty.txt" not in document_names(page)
+        page.screenshot(path=str(shots / "page-uploads.png"), full_page=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import TextIO
 
@@ -10,6 +11,7 @@ import click
 
 from store.errors import DocqaError
 
+from pipeline.checks import QuestionError
 from pipeline.qa import QA, AskOptions
 
 
@@ -48,12 +50,32 @@ def ask_interactively(qa: QA, options: AskOptions, as_json: bool, restricted: bo
         click.echo()
 
 
-def ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: AskOptions, stdout: TextIO) -> int:
-    """Answer a batch file as JSONL, each line written as soon as it is answered (to `out`, else
-    `stdout`); returns how many lines failed."""
-    from pipeline.batch import BatchSummary, done_ids, read_batch_file, run_batch
+def ask_lines(qa: QA, questions: list[str], options: AskOptions, as_json: bool, restricted: bool) -> int:
+    """Questions read from a pipe (`echo QUESTION | docqa ask`), each answered as `docqa ask
+    QUESTION` answers it, with the model loaded once; returns how many could not be asked."""
+    failed = 0
+    for number, question in enumerate(questions):
+        if number:
+            click.echo()
+        try:
+            answer(qa, question, options, as_json, restricted)
+        except QuestionError as exc:  # this line's fault: say so and go on
+            click.echo(f"Error: line {number + 1}: {exc}", err=True)
+            failed += 1
+    return failed
 
-    items = read_batch_file(batch_file)
+
+def stdin_questions() -> list[str]:
+    """The non-blank lines of stdin, as questions."""
+    return [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+
+
+def ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: AskOptions, stdout: TextIO) -> int:
+    """Answer a batch file (`-`: stdin) as JSONL, each line written as soon as it is answered
+    (to `out`, else `stdout`); returns how many lines failed."""
+    from pipeline.batch import BatchSummary, done_ids, parse_batch, read_batch_file, run_batch
+
+    items = parse_batch(sys.stdin.read()) if batch_file == "-" else read_batch_file(batch_file)
     summary = BatchSummary()
     if resume:
         assert out is not None
@@ -69,9 +91,9 @@ def ask_batch(qa: QA, batch_file: str, out: str | None, resume: bool, options: A
             stream.write(json.dumps(record, ensure_ascii=False) + "\n")
             stream.flush()
     except KeyboardInterrupt:
-        if out:
-            click.echo(f"interrupted: {summary.line()}; `--resume` goes on from there", err=True)
-        raise
+        # Said here, with what was done, and only here: exit status 130 without main's own "interrupted".
+        click.echo(f"interrupted: {summary.line()}" + ("; `--resume` goes on from there" if out else ""), err=True)
+        raise click.exceptions.Exit(130) from None
     finally:
         if out and stream is not None:
             stream.close()

@@ -43,13 +43,25 @@ ray_option = click.option(
 )
 
 
-def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--config and --db, accepted by every command (DESIGN.md)."""
+_CONFIG_HELP = "YAML file overriding config.yaml defaults (default: the nearest docqa.yaml)."
+_DB_HELP = "Database file (overrides store.path)."
+_VERBOSE_HELP = "More log output on stderr (-v info, -vv debug)."
 
-    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file overriding config.yaml defaults (default: the nearest docqa.yaml).")
-    @click.option("--db", type=click.Path(dir_okay=False), help="Database file (overrides store.path).")
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--config, --db and -v, accepted by every command (DESIGN.md), after its name or before it
+    (`docqa --db X index ...` and `docqa index ... --db X` alike; after the name wins)."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP)
+    @click.option("--db", type=click.Path(dir_okay=False), help=_DB_HELP)
+    @click.option("-v", "--verbose", count=True, help=_VERBOSE_HELP)
     @functools.wraps(command)
-    def wrapper(*args: Any, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, config_path: str | None, db: str | None, verbose: int, **kwargs: Any) -> Any:
+        given: dict[str, Any] = click.get_current_context().find_root().obj or {}
+        config_path = config_path if config_path is not None else given.get("config_path")
+        db = db if db is not None else given.get("db")
+        if verbose:
+            _log_level(given.get("verbose", 0) + verbose)
         try:
             if config_path is None and (found := find_config(os.getcwd())) is not None:
                 logging.getLogger(__name__).info("configuration: %s", found)
@@ -63,28 +75,40 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _log_level(verbose: int) -> None:
+    logging.getLogger().setLevel(logging.WARNING - 10 * min(verbose, 2))
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help=_VERBOSE_HELP)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=_CONFIG_HELP + " Also accepted after the command's name.")
+@click.option("--db", type=click.Path(dir_okay=False), help=_DB_HELP + " Also accepted after the command's name.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, config_path: str | None, db: str | None) -> None:
     """Question answering over folders of PDFs and text files."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="docqa: %(levelname)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"verbose": verbose, "config_path": config_path, "db": db}
+    logging.basicConfig(level=logging.WARNING, format="docqa: %(levelname)s: %(message)s", stream=sys.stderr)
+    _log_level(verbose)
 
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--workers", type=click.IntRange(min=0), help="Conversion processes (default: ingest.workers, else one per core; 0: none).")
 @click.option("--prune", is_flag=True, help="Forget indexed files under PATHS that are no longer there (PATHS may be gone too).")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout (with --watch: one JSON line a batch of changes).")
+@click.option("--watch", is_flag=True, help="After indexing, keep watching PATHS and index what is added, changed, moved or deleted, until Ctrl-C.")
 @ray_option
 @common_options
-def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, ray_address: str | None, config: Config) -> None:
-    """Index PDF, text, Word, HTML and EPUB files and folders (recursively) into the database.
+def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: bool, watch: bool, ray_address: str | None, config: Config) -> None:
+    """Index PDF, text, Word, HTML, EPUB and image files and folders (recursively) into the database.
 
     Unchanged files are skipped; changed files are re-indexed; files that cannot be read
     are reported and recorded, and the rest are indexed. Exits 1 when some files under
-    PATHS are failed, in this run or an earlier one.
+    PATHS are failed, in this run or an earlier one. With --watch, goes on indexing the
+    changes under PATHS as they happen; Ctrl-C ends it (exit status 0).
     """
+    if watch and ray_address is not None:
+        raise click.UsageError("--watch indexes each change here: it does not go with --ray")
     from ingest.indexer import index_paths
 
     for path in paths:
@@ -103,11 +127,16 @@ def index(paths: tuple[str, ...], workers: int | None, prune: bool, as_json: boo
         click.echo(f"{doubtful.path}: {doubtful.error}", err=True)
     click.echo(report.summary(), err=True)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        click.echo(json.dumps(report.to_json(), indent=None if watch else 2))
     if report.error is not None:
         raise click.ClickException(report.error)
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+    if watch:
+        from pipeline.cli.watching import watch_and_report
+
+        watch_and_report(store, paths, config.ingest, workers, as_json)
+        return
     if report.failed or report.still_failed:
         sys.exit(EXIT_FAILED)
 
@@ -159,7 +188,7 @@ def forget(paths: tuple[str, ...], config: Config) -> None:
 @click.option("--top-k", type=click.IntRange(min=1), help="Answers to show (default: ask.top_k).")
 @click.option("--retrieve-k", type=click.IntRange(min=1), help="Passages to read per question (default: retriever.top_k).")
 @click.option("--file", "paths", multiple=True, metavar="GLOB", help="Only search files whose path matches GLOB, relative to the current folder or absolute (repeatable).")
-@click.option("--batch", "batch_file", type=click.Path(dir_okay=False), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\").")
+@click.option("--batch", "batch_file", type=click.Path(dir_okay=False, allow_dash=True), help="Ask every question of FILE (lines, or JSONL with \"question\" and \"id\"; - reads stdin).")
 @click.option("--out", type=click.Path(dir_okay=False), help="With --batch: write the JSONL answers to FILE instead of stdout, each as it is done.")
 @click.option("--resume", is_flag=True, help="With --out: skip the questions FILE already has results for, and append the others.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON on stdout.")
@@ -180,16 +209,23 @@ def ask(
     """Answer QUESTION from the indexed files, or every question of --batch FILE.
 
     Without either on a terminal, asks for questions one after another with the model loaded
-    once (Ctrl-D ends). Everything but the model (the database, where the model comes from,
+    once (Ctrl-D ends); off a terminal (`echo QUESTION | docqa ask`), asks each line of stdin. Everything but the model (the database, where the model comes from,
     --file patterns, the batch file) is checked before the model loads.
 
     Exit status: 0 answered (also when no answer passes ask.min_score); 1 an error, or
     some batch lines failed; 2 a usage error (no question, an empty question).
     """
     given = (question is not None) + (batch_file is not None)
+    if given == 2:
+        raise click.UsageError("give either a QUESTION or --batch FILE, not both")
     interactive = given == 0 and _on_a_terminal()
-    if given != 1 and not interactive:
-        raise click.UsageError("give either a QUESTION or --batch FILE")
+    piped: list[str] | None = None
+    if given == 0 and not interactive:
+        from pipeline.cli.asking import stdin_questions
+
+        piped = stdin_questions()
+        if not piped:
+            raise click.UsageError("no question: give a QUESTION, --batch FILE, or questions on stdin, one a line")
     if out is not None and batch_file is None:
         raise click.UsageError("--out goes with --batch")
     if ray_address is not None and batch_file is None:
@@ -209,7 +245,7 @@ def ask(
     qa = QA(config)
     options = qa.options(top_k=top_k, retrieve_k=retrieve_k, paths=paths, base=os.getcwd())
     qa.check_paths(options)
-    from pipeline.cli.asking import answer, ask_batch, ask_interactively
+    from pipeline.cli.asking import answer, ask_batch, ask_interactively, ask_lines
 
     if batch_file is not None:
         with _ray_output(ray_address) as stdout:
@@ -217,6 +253,10 @@ def ask(
                 qa = QA(config, store=qa.store, reader=_ray_reader(config, ray_address))
             failed = ask_batch(qa, batch_file, out, resume, options, stdout)
         if failed:
+            sys.exit(EXIT_FAILED)
+        return
+    if piped is not None:
+        if ask_lines(qa, piped, options, as_json, restricted=bool(paths)):
             sys.exit(EXIT_FAILED)
         return
     if question is None:
@@ -344,12 +384,14 @@ def eval_qa(file: str, predictions: str | None, as_json: bool, config: Config) -
 @cli.command()
 @click.option("--host", help="Address to listen on (default: api.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: api.port, 8000).")
+@click.option("--watch", "watched", multiple=True, type=click.Path(exists=True), metavar="PATH", help="Index PATH (a file or folder) at start and every change under it while serving (repeatable).")
 @common_options
-def serve(host: str | None, port: int | None, config: Config) -> None:
+def serve(host: str | None, port: int | None, watched: tuple[str, ...], config: Config) -> None:
     """Serve the HTTP API (OpenAPI at /docs) and a question page at /.
 
     A missing database is created, so a server can start empty and be filled by uploads. The
-    port and the model's source are checked before the model loads.
+    port and the model's source are checked before the model loads. With --watch PATH, the
+    files under PATH are indexed at start and kept in sync while it serves.
     """
     host, port = host or config.api.host, port or config.api.port
     sock = _listen(host, port)
@@ -366,8 +408,22 @@ def serve(host: str | None, port: int | None, config: Config) -> None:
     store = SQLiteDocumentStore(config.store.path)
     if not store.has_passages():
         click.echo(f"the database {store.path} holds no passages yet: upload files on the page at http://{host}:{port}/ or run `docqa index PATH`", err=True)
-    app = create_app(config, QA(config, store=store))
-    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
+    app = create_app(config, QA(config, store=store), watch=watched)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    # uvicorn names no address when handed a socket: docqa says where it listens, at once.
+    click.echo(f"listening on {url}/ (the page; the API's description at {url}/docs); loading the reader model...", err=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="info", log_config=_server_logging())).run(sockets=[sock])
+
+
+def _server_logging() -> dict[str, Any]:
+    """uvicorn's logging, with its access log on stderr: stdout is for results only."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    settings = copy.deepcopy(LOGGING_CONFIG)
+    settings["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return settings
 
 
 def _listen(host: str, port: int) -> socket.socket:

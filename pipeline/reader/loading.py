@@ -7,6 +7,7 @@ found, ModelLoadError says which model, where docqa looked, and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -126,7 +127,7 @@ def _from_pretrained(model_name: str) -> tuple[Any, Any]:
     # retries; the download itself logs nothing below errors (its retries were logged twice).
     check_hub(model_name)
     with _quiet("huggingface_hub", "transformers"):
-        return _load_from(model_name, model_name, where=f"the Hugging Face hub and the cache ({_cache_dir()})")
+        return _load_from(model_name, model_name, where=f"the Hugging Face hub and the cache ({_cache_dir()})", download=True)
 
 
 @contextmanager
@@ -141,10 +142,34 @@ def _quiet(*loggers: str) -> Iterator[None]:
             logger_.setLevel(level)
 
 
-def _load_from(source: str, model_name: str, *, where: str, **kwargs: Any) -> tuple[Any, Any]:
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """transformers' progress bars off while docqa loads a model from disk: its "Loading
+    weights" bar says nothing a user needs and lands among interactive answers."""
+    from transformers.utils import logging as transformers_logging
+
+    enabled = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForQuestionAnswering.from_pretrained(source, **kwargs)
+        yield
+    finally:
+        if enabled:
+            transformers_logging.enable_progress_bar()
+
+
+def _load_from(source: str, model_name: str, *, where: str, download: bool = False, **kwargs: Any) -> tuple[Any, Any]:
+    try:
+        # A download from the hub keeps its bars (it takes a while); reading from disk does not.
+        with contextlib.nullcontext() if download else _no_progress_bars():
+            tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+            model = AutoModelForQuestionAnswering.from_pretrained(source, **kwargs)
+        # docqa tokenizes whole passages (for word boundaries) and windows them itself to the
+        # model's length (features.make_windows), so transformers' "Token indices sequence
+        # length is longer than the specified maximum ... will result in indexing errors" is
+        # wrong for it; the tokenizer's own record of having warned keeps it quiet, for
+        # this tokenizer only.
+        if hasattr(tokenizer, "deprecation_warnings"):
+            tokenizer.deprecation_warnings["sequence-length-is-longer-than-the-specified-maximum"] = True
     except (OSError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(

@@ -37,14 +37,17 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ingest.convert import SUPPORTED_SUFFIXES
+from ingest.watch import watch_in_thread
 from store.errors import SQLITE_MAX_INT, DocqaError
 
 from pipeline.checks import QuestionError
 from pipeline.config import Config
+from pipeline.pages import DEFAULT_WIDTH, MAX_WIDTH, MIN_WIDTH
 from pipeline.qa import QA, AskOptions
 from pipeline.ranking import Ranking
 from pipeline.serve.errors import ApiError, from_docqa_error, install_error_handlers
 from pipeline.serve.micro_batching import MicroBatcher
+from pipeline.serve.page_images import HIGHLIGHT, PAGE_IMAGE, page_response
 from pipeline.serve.models import (
     AskResponse,
     BatchResponse,
@@ -68,15 +71,26 @@ _ERROR_STATUSES = {
     404: "No document with this id.",
     413: "The file is larger than api.max_upload_mb.",
     415: f"The file's name does not end in {', '.join(SUPPORTED_SUFFIXES)}.",
+    # (/ask and /ask/batch: their own 415, see _JSON_ONLY.)
     422: "A field breaks a rule: error.field names it, error.message says which and why.",
     500: "A fault of the server, logged under the response's request_id.",
     503: "The database cannot answer (no passages yet, unreadable, locked or full), or the reader is not loaded.",
 }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI responses for error statuses, all with the ErrorResponse body (500 always)."""
-    return {status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status]} for status in (*statuses, 500)}
+def _errors(*statuses: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for error statuses, all with the ErrorResponse body (500 always).
+
+    `descriptions` ("e415": "...") replace the general description of a status for one route.
+    """
+    return {
+        status: {"model": ErrorResponse, "description": descriptions.get(f"e{status}", _ERROR_STATUSES[status])}
+        for status in (*statuses, 500)
+    }
+
+
+_JSON_ONLY = "The body is not sent as JSON: its Content-Type must be application/json."
+_NO_FILE = "No indexed file matches the `files` patterns (error.field is files)."
 
 
 # Declared in the schema (when a key is set) so that clients and Swagger UI know how to send
@@ -106,8 +120,12 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(self.inference, self.qa.run, list(questions), options)
 
 
-def create_app(config: Config, qa: QA | None = None) -> FastAPI:
-    """The API over `config`'s database; `qa` may be given (tests share a loaded model)."""
+def create_app(config: Config, qa: QA | None = None, watch: Sequence[str] = ()) -> FastAPI:
+    """The API over `config`'s database; `qa` may be given (tests share a loaded model).
+
+    `watch`: files and folders indexed at start-up and kept in sync while the app runs
+    (ingest.watch, in a thread of its own), as `docqa index PATH... --watch` does.
+    """
     qa = qa if qa is not None else QA(config)
     inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docqa-reader")
     batcher: MicroBatcher[str, Ranking] = MicroBatcher(
@@ -120,6 +138,7 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher = watch_in_thread(qa.store, watch, dataclasses.replace(config.ingest, workers=0), logging.getLogger("uvicorn.error")) if watch else None
         try:
             await asyncio.get_running_loop().run_in_executor(inference, qa.reader.warm_up)
             service.ready = True
@@ -127,6 +146,8 @@ def create_app(config: Config, qa: QA | None = None) -> FastAPI:
             service.load_error = str(exc)
             logger.error("the reader could not be loaded: %s", exc)
         yield
+        if watcher is not None:
+            watcher.set()
         await batcher.close()
         inference.shutdown(wait=False, cancel_futures=True)
 
@@ -205,11 +226,32 @@ class _KeyedRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
-        async def keyed(request: Request) -> Response:
-            _require_key(request)
+        async def checked(request: Request) -> Response:
+            self.check_request(request)
             return await handler(request)
 
-        return keyed
+        return checked
+
+    def check_request(self, request: Request) -> None:
+        """What is checked before the body is read."""
+        _require_key(request)
+
+
+class _JsonRoute(_KeyedRoute):
+    """A keyed route whose body is JSON: a body declared as another type (curl's default form
+    encoding, text/plain) is a 415 naming the type to send, not a 422 about a dictionary.
+
+    The rule is FastAPI's own (strict_content_type) for reading a body as JSON:
+    application/json or a +json type; a body without a Content-Type is not read as JSON.
+    """
+
+    def check_request(self, request: Request) -> None:
+        super().check_request(request)
+        declared = request.headers.get("content-type", "")
+        media = declared.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            got = f"got {declared!r}" if declared else "the request has no Content-Type"
+            raise ApiError(415, "Content-Type", f"{request.url.path} reads a JSON body: send it with 'Content-Type: application/json' ({got})")
 
 
 _protected = APIRouter(route_class=_KeyedRoute)
@@ -220,21 +262,23 @@ _FILE_ID = PathParam(ge=1, le=SQLITE_MAX_INT, description="A document id, from P
 
 def _ask_routes(models: RequestModels) -> APIRouter:
     """/ask and /ask/batch, whose bodies are validated with this app's request models."""
-    router = APIRouter(route_class=_KeyedRoute)
+    router = APIRouter(route_class=_JsonRoute)
     AskRequest, BatchRequest = models.ask, models.batch
 
-    @router.post("/ask", response_model=AskResponse, responses=_errors(400, 422, 503))
+    @router.post("/ask", response_model=AskResponse, responses=_errors(400, 404, 415, 422, 503, e404=_NO_FILE, e415=_JSON_ONLY))
     async def ask(body: AskRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answers to one question, as `docqa ask --json` prints them."""
         qa = service.qa
         qa.check_question(body.question)
         filters = None if body.filters is None else body.filters.model_dump(mode="json")
-        options = qa.options(top_k=body.top_k, paths=body.files, filters=filters, max_top_k=service.config.api.max_top_k)
+        # Relative patterns are taken from the server's current folder, as `docqa ask --file` takes them.
+        options = qa.options(top_k=body.top_k, paths=body.files, filters=filters, max_top_k=service.config.api.max_top_k, base=os.getcwd())
+        await run_in_threadpool(qa.check_paths, options)
         started = time.perf_counter()
         [ranking] = await service.answer([body.question], options)
         return ranking.to_json(time.perf_counter() - started)
 
-    @router.post("/ask/batch", response_model=BatchResponse, responses=_errors(400, 422, 503))
+    @router.post("/ask/batch", response_model=BatchResponse, responses=_errors(400, 415, 422, 503, e415=_JSON_ONLY))
     async def ask_batch(body: BatchRequest, service: Service = Depends(_service)) -> dict[str, Any]:  # type: ignore[valid-type]
         """Answers to many questions, in order."""
         qa = service.qa
@@ -282,6 +326,33 @@ async def delete_document(file_id: int = _FILE_ID, service: Service = Depends(_s
     return Response(status_code=204)
 
 
+_PAGE_NUMBER = PathParam(ge=1, le=SQLITE_MAX_INT, description="A page of the document, from 1 (an answer's `page`).")
+
+
+@_protected.get(
+    "/documents/{file_id}/pages/{page}",
+    response_class=Response,
+    responses={
+        200: PAGE_IMAGE,
+        **_errors(
+            404, 415, 422, 503,
+            e404="No such document or page; or the highlight names a passage of another document, offsets outside it, or an answer on other pages.",
+            e415="The document is not a PDF (a text file's passages are its text).",
+        ),
+    },
+)
+async def page_image(
+    request: Request,
+    file_id: int = _FILE_ID,
+    page: int = _PAGE_NUMBER,
+    width: int = Query(DEFAULT_WIDTH, ge=MIN_WIDTH, le=MAX_WIDTH, description="Width of the image in pixels (its height follows the page)."),
+    highlight: str | None = HIGHLIGHT,
+    service: Service = Depends(_service),
+) -> Response:
+    """A PDF page rendered as PNG, with an answer's words boxed: the answer where it stands."""
+    return await page_response(service.qa.store, file_id, page, width, highlight, request.headers.get("if-none-match"))
+
+
 _UPLOAD_RULES = (
     f"The file to index. Its name must end in {', '.join(SUPPORTED_SUFFIXES)} (otherwise 415); it must not be empty "
     "and must be a document docqa can read (otherwise 422, with the reason); at most api.max_upload_mb "
@@ -299,22 +370,34 @@ def _link(operation_id: str) -> dict[str, Any]:
     return {"operationId": operation_id, "parameters": {"file_id": "$response.body#/id"}}
 
 
+_UPLOADED_LINKS = {"GetDocument": _link("get_document"), "DeleteDocument": _link("delete_document")}
+
+
 @_protected.post(
     "/documents",
     status_code=201,
     response_model=UploadResponse,
     responses={
         **_errors(400, 413, 415, 422, 503),
-        201: {"links": {"GetDocument": _link("get_document"), "DeleteDocument": _link("delete_document")}},
+        200: {"model": UploadResponse, "description": "The content is indexed already: the document that holds it (duplicate: true); nothing was stored.", "links": _UPLOADED_LINKS},
+        201: {"description": "Stored and indexed: the new document (duplicate: false).", "links": _UPLOADED_LINKS},
     },
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"encoding": {"file": _UPLOAD_ENCODING}}}}},
 )
 async def upload(
-    file: UploadFile = File(description=_UPLOAD_RULES), service: Service = Depends(_service)
+    response: Response,
+    file: UploadFile = File(description=_UPLOAD_RULES, json_schema_extra={"minLength": 1}),
+    service: Service = Depends(_service),
 ) -> dict[str, Any]:
-    """Store an uploaded document (PDF, text, Word, HTML, EPUB) under the data folder and index it."""
-    record, stored = await store_and_index(file, service.qa.store, service.config)
-    return {"id": record.id, "file": str(stored), "passages": record.passages}
+    """Store an uploaded document (PDF, text, Word, HTML, EPUB, image) under the data folder and index it.
+
+    201 with the new document; 200 with the existing one when its content is indexed already.
+    """
+    record, stored, duplicate = await store_and_index(file, service.qa.store, service.config)
+    if duplicate:
+        response.status_code = 200
+    message = f"already indexed as document {record.id} ({record.path}): not stored again" if duplicate else None
+    return {"id": record.id, "file": str(stored), "passages": record.passages, "duplicate": duplicate, "message": message}
 
 
 @_protected.get("/stats", response_model=StatsModel, responses=_errors(503))

@@ -18,7 +18,8 @@ from starlette.routing import Match, Mount
 
 from store.errors import DocqaError, OutOfRangeError, StoreError
 
-from pipeline.checks import FilterError, QuestionError
+from pipeline.checks import FilterError, NoMatchingFileError, QuestionError
+from pipeline.pages import PageError
 from pipeline.qa import EmptyIndexError
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,8 @@ class ApiError(Exception):
 
 
 def from_docqa_error(exc: DocqaError, question_field: str = "question") -> ApiError:
-    """The HTTP form of a core error: bad input is 422 naming its field; a database that cannot
+    """The HTTP form of a core error: bad input is 422 naming its field (`files` patterns that
+    match no indexed file are 404: nothing to search); a database that cannot
     answer (empty, locked, unreadable) or a reader that is not loaded is 503.
 
     `question_field` is how the request names its question(s): "question", or "questions"
@@ -42,6 +44,11 @@ def from_docqa_error(exc: DocqaError, question_field: str = "question") -> ApiEr
         return ApiError(422, field, str(exc))
     if isinstance(exc, OutOfRangeError):
         return ApiError(422, exc.name, str(exc))
+    if isinstance(exc, PageError):
+        return ApiError(exc.status, exc.field, str(exc))
+    if isinstance(exc, NoMatchingFileError):
+        # A well-formed request naming files that are not there (no schema can know): not found.
+        return ApiError(404, "files", str(exc))
     if isinstance(exc, FilterError):
         return ApiError(422, "filters", str(exc))
     if isinstance(exc, (EmptyIndexError, StoreError)):

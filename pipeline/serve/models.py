@@ -225,7 +225,12 @@ def request_models(qa: QA, api: ApiConfig) -> RequestModels:
         question: Question = Field(description=f"The question, in words: not blank, at most {max_chars} characters (ask.max_question_chars).")
         top_k: Union[TopK, None] = Field(default=None, description=f"Answers to return, 1 to {max_top_k} (api.max_top_k); default: ask.top_k.")
         filters: Filters = Field(default=None, description="Haystack filters on passage fields, e.g. {\"field\": \"meta.page_number\", \"operator\": \"==\", \"value\": 2}.")
-        files: Union[list[str], None] = Field(default=None, description="Glob patterns: only search files whose path matches one.")
+        files: Union[list[str], None] = Field(
+            default=None,
+            description="Glob patterns: only search files whose path matches one; a relative pattern is taken from the server's "
+            "current folder, as `docqa ask --file` takes it from yours ('examples/*', 'reports/' for every file under it); "
+            "'*' also matches '/'. Patterns that match no indexed file: 404.",
+        )
 
     class BatchRequest(BaseModel):
         model_config = _REQUEST
@@ -311,6 +316,8 @@ class UploadResponse(BaseModel):
     id: int
     file: str
     passages: int
+    duplicate: bool = Field(description="True when the content was indexed already: this is the document that holds it, and nothing was stored.")
+    message: str | None = Field(description="For a duplicate: which document holds the content.")
 
 
 class StatsModel(BaseModel):

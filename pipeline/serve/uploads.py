@@ -20,11 +20,12 @@ from pipeline.config import Config
 from pipeline.serve.errors import ApiError
 
 
-async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config: Config) -> tuple[FileRecord, Path]:
+async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config: Config) -> tuple[FileRecord, Path, bool]:
     """Save `upload` in a new folder under api.data_folder and index it; nothing is kept when either fails.
 
-    Content that is indexed already (the same file uploaded again) is not stored twice: the
-    document that holds it is returned.
+    Returns the document, where its file is, and whether it was there already: content that
+    is indexed already (the same file uploaded again) is not stored twice, and the document
+    that holds it is returned.
     """
     name = safe_name(upload.filename or "")
     if not name.lower().endswith(SUPPORTED_SUFFIXES):  # what indexing converts
@@ -39,12 +40,12 @@ async def store_and_index(upload: UploadFile, store: SQLiteDocumentStore, config
         same = await run_in_threadpool(store.get_indexed_file_by_sha256, sha256_file(str(destination)))
         if same is not None:
             shutil.rmtree(folder, ignore_errors=True)
-            return same, Path(same.path)
+            return same, Path(same.path), True
         record = await run_in_threadpool(_index, destination, store, config)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    return record, destination
+    return record, destination, False
 
 
 def remove_upload(path: str, config: Config) -> None:
