@@ -170,28 +170,31 @@ def _cell(value: Any) -> str:
 
 
 def summary_rows(results: Mapping[str, Any]) -> list[tuple[str, str, Any]]:
-    """(part, figure, value) rows of the short table bench/gpu.py prints last, from its JSON."""
+    """(part, figure, value) rows of the short table bench/gpu.py prints last, from its JSON
+    (a part that failed or was skipped is None or absent there)."""
     rows: list[tuple[str, str, Any]] = []
-    env = results.get("environment", {})
+    env = results.get("environment") or {}
     rows.append(("environment", "device", env.get("device_name", "?")))
     peak = results.get("matmul")
     if peak:
         rows.append(("matmul", f"dense {peak['dtype']} TFLOP/s ({peak['n']}^3, median)", peak["tflops"]))
-    for mode, check in results.get("fixture", {}).get("checks", {}).items():
+    for mode, check in ((results.get("fixture") or {}).get("checks") or {}).items():
         rows.append(("fixture", f"{mode}: same top / near-ties / disagreements", f"{check['same_top']} / {check['near_ties']} / {check['disagreements']}"))
         rows.append(("fixture", f"{mode}: F1 vs fp32 CPU (delta)", f"{check['f1']:.2f} vs {check['reference_f1']:.2f} ({check['f1_delta']:+.2f})"))
         rows.append(("fixture", f"{mode}: passed", check["passed"]))
-    for variant in results.get("model_only", []):
+    for variant in results.get("model_only") or []:
         rows.append(("model only", f"{variant['name']}: tokens/s, share of matmul", f"{variant['tokens_per_s']:,.0f}, {variant['share']:.0%}"))
-    for variant in results.get("read_batch", []):
+    for variant in results.get("read_batch") or []:
         rows.append(("read_batch", f"{variant['name']}: passages/s, share", f"{variant['passages_per_s']:,.0f}, {variant['share']:.0%}"))
     batch = results.get("ask_batch")
     if batch:
         rows.append(("ask --batch", f"{batch['questions']} q x {batch['retrieve_k']} passages: questions/s", batch["questions_per_s"]))
         shares = ", ".join(f"{k} {v:.0%}" for k, v in batch.get("shares", {}).items())
         rows.append(("ask --batch", "where the time goes", shares))
-    for run in results.get("api", []):
+    for run in results.get("api") or []:
         rows.append(("/ask", f"{run['clients']} clients, micro-batching {run['micro_batching']}: q/s, p50 s", f"{run['qps']:.1f}, {run['p50']:.2f}"))
-    for part, error in results.get("errors", {}).items():
+    for part, error in (results.get("errors") or {}).items():
         rows.append((part, "FAILED", error))
+    for part in results.get("skipped") or []:
+        rows.append((part, "skipped", "past the time budget"))
     return rows

@@ -262,7 +262,7 @@ def serve(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
 
     process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--config", str(config), "--port", str(port)], cwd=REPO,
                                stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
-    deadline = time.time() + 180
+    deadline = time.time() + 600  # loading the model; minutes on a loaded CPU
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:

@@ -107,7 +107,9 @@ def test_table_and_summary_rows():
         "model_only": [{"name": "fp16 sdpa 65536", "tokens_per_s": 4_000_000.0, "share": 0.45}],
         "ask_batch": {"questions": 1000, "retrieve_k": 20, "questions_per_s": 50.0, "shares": {"reader model": 0.5, "retrieval": 0.25}},
         "api": [{"clients": 64, "micro_batching": "on", "qps": 120.0, "p50": 0.4}],
+        "read_batch": None,  # failed
         "errors": {"read": "RuntimeError: out of memory"},
+        "skipped": ["api"],
     }
     assert summary_rows(results) == [
         ("environment", "device", "NVIDIA H200"),
@@ -120,6 +122,7 @@ def test_table_and_summary_rows():
         ("ask --batch", "where the time goes", "reader model 50%, retrieval 25%"),
         ("/ask", "64 clients, micro-batching on: q/s, p50 s", "120.0, 0.40"),
         ("read", "FAILED", "RuntimeError: out of memory"),
+        ("api", "skipped", "past the time budget"),
     ]
 
 
