@@ -6,6 +6,9 @@ cut into windows, sorted by length and packed into token-budgeted batches with d
 padding; the n best spans of each window are kept, mapped to characters and widened to
 whole words (spans.py), and put back with their question. Pairs are processed in chunks, so memory
 holds one chunk's windows and the candidates, never every window's tensors.
+
+`Reader.timings` sums the seconds of each stage (tokenize, model, spans, answers) over its
+calls, for benchmarks that say where the time goes (a few clock reads per batch).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import logging
 import math
 import sys
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +34,7 @@ from pipeline.reader.decode import best_spans
 from pipeline.reader.features import Window, batch_tokens, make_windows, pack, truncate_questions
 from pipeline.reader.loading import LoadedModel, load
 from pipeline.reader.spans import PassageWords, char_span
+from pipeline.reader.transfer import HostCopy, to_device, to_host
 
 if TYPE_CHECKING:
     from haystack import Document
@@ -49,12 +54,30 @@ class _Candidate:
     score: float  # raw start+end logit sum
 
 
-class Reader:
-    """Extracts answer spans with a SQuAD-trained extractive QA model (see ReaderConfig)."""
+@dataclass(frozen=True)
+class _Launched:
+    """A batch whose forward pass is queued: its windows, their passages, and its spans on their way back."""
 
-    def __init__(self, config: ReaderConfig | None = None) -> None:
+    windows: list[Window]
+    texts: dict[int, str]
+    words: PassageWords
+    spans: HostCopy  # scores, starts, ends, log_norm
+
+
+class Reader:
+    """Extracts answer spans with a SQuAD-trained extractive QA model (see ReaderConfig).
+
+    `pinned_transfers` and `overlap` are GPU-path switches (pipeline/reader/transfer.py), off
+    by default: inputs through pinned memory, and the next batch launched before the current
+    one's spans are mapped to characters. Answers are the same either way.
+    """
+
+    def __init__(self, config: ReaderConfig | None = None, *, pinned_transfers: bool = False, overlap: bool = False) -> None:
         self.config = config if config is not None else ReaderConfig()
         self._loaded: LoadedModel | None = None
+        self.pinned_transfers = pinned_transfers
+        self.overlap = overlap
+        self.timings: dict[str, float] = defaultdict(float)  # seconds per stage, summed over calls
 
     def warm_up(self) -> None:
         """Load the model and tokenizer (once)."""
@@ -81,13 +104,17 @@ class Reader:
         n_best = self.config.n_best_per_window or n_best_per_window(top_k, passages)
         self.warm_up()
         assert self._loaded is not None
+        clock = time.perf_counter()
         asked = truncate_questions(self._loaded.tokenizer, list(questions), self.config.max_question_len)
+        self.timings["tokenize"] += time.perf_counter() - clock
         budget = batch_tokens(self.config, self._loaded.device.type)
 
         candidates: list[_Candidate] = []
         log_norms: dict[int, list[float]] = defaultdict(list)  # per pair
         progress = tqdm(total=len(pairs), unit="passage", desc="reading", file=sys.stderr, disable=not show_progress)
+        launched: deque[_Launched] = deque()  # at most one batch ahead with overlap, none without
         for first in range(0, len(pairs), _CHUNK_PAIRS):
+            clock = time.perf_counter()
             chunk = pairs[first : first + _CHUNK_PAIRS]
             windows = make_windows(
                 self._loaded.tokenizer,
@@ -99,41 +126,54 @@ class Reader:
             )
             texts = {first + i: doc.content or "" for i, (_, doc) in enumerate(chunk)}
             words = PassageWords(self._loaded.tokenizer, texts)
+            self.timings["tokenize"] += time.perf_counter() - clock
             for batch in pack([len(w.input_ids) for w in windows], budget, self.config.max_batch_size):
-                self._read_windows([windows[i] for i in batch], texts, words, n_best, candidates, log_norms)
+                launched.append(self._launch([windows[i] for i in batch], texts, words, n_best))
+                while len(launched) > (1 if self.overlap else 0):
+                    self._collect(launched.popleft(), candidates, log_norms)
             progress.update(len(chunk))
+        while launched:
+            self._collect(launched.popleft(), candidates, log_norms)
         progress.close()
-        return _answers(list(questions), pairs, candidates, log_norms, top_k)
+        clock = time.perf_counter()
+        answers = _answers(list(questions), pairs, candidates, log_norms, top_k)
+        self.timings["answers"] += time.perf_counter() - clock
+        return answers
 
-    def _read_windows(
-        self,
-        windows: list[Window],
-        texts: dict[int, str],
-        words: PassageWords,
-        n_best: int,
-        candidates: list[_Candidate],
-        log_norms: dict[int, list[float]],
-    ) -> None:
+    def _launch(self, windows: list[Window], texts: dict[int, str], words: PassageWords, n_best: int) -> _Launched:
+        """Queue the forward pass and span decoding of one batch; its spans start back to the CPU."""
         assert self._loaded is not None
         loaded = self._loaded
+        clock = time.perf_counter()
         ids, attention, segments, context = _batch_tensors(windows, loaded.pad_id)
         with torch.inference_mode():
-            inputs = {"input_ids": ids.to(loaded.device), "attention_mask": attention.to(loaded.device)}
+            sent = to_device([ids, attention, context, *([segments] if loaded.segment_ids else [])], loaded.device, self.pinned_transfers)
+            inputs = {"input_ids": sent[0], "attention_mask": sent[1]}
             if loaded.segment_ids:
-                inputs["token_type_ids"] = segments.to(loaded.device)
+                inputs["token_type_ids"] = sent[3]
             output = loaded.model(**inputs)
-            spans = best_spans(output.start_logits, output.end_logits, context.to(loaded.device), self.config.max_answer_len, n_best)
+            spans = best_spans(output.start_logits, output.end_logits, sent[2], self.config.max_answer_len, n_best)
+            back = to_host([spans.scores, spans.starts, spans.ends, spans.log_norm], asynchronous=self.overlap)
+        self.timings["model"] += time.perf_counter() - clock
+        return _Launched(windows, texts, words, back)
+
+    def _collect(self, launched: _Launched, candidates: list[_Candidate], log_norms: dict[int, list[float]]) -> None:
+        """Wait for a launched batch's spans and map them to characters of their passages."""
+        clock = time.perf_counter()
         # One transfer per batch; then only plain Python numbers per span.
-        scores, starts, ends = spans.scores.tolist(), spans.starts.tolist(), spans.ends.tolist()
-        for window, norm, row_scores, row_starts, row_ends in zip(windows, spans.log_norm.tolist(), scores, starts, ends):
+        scores, starts, ends, norms = launched.spans.lists()
+        waited = time.perf_counter()
+        self.timings["model"] += waited - clock
+        for window, norm, row_scores, row_starts, row_ends in zip(launched.windows, norms, scores, starts, ends):
             log_norms[window.pair].append(norm)
-            text = texts[window.pair]
+            text = launched.texts[window.pair]
             for score, s, e in zip(row_scores, row_starts, row_ends):
                 if score == -math.inf:
                     break  # fewer valid spans than n_best; the rest are -inf too
-                chars = char_span(window, text, s, e, words)
+                chars = char_span(window, text, s, e, launched.words)
                 if chars is not None:
                     candidates.append(_Candidate(window.pair, chars[0], chars[1], score))
+        self.timings["spans"] += time.perf_counter() - waited
 
 
 def n_best_per_window(top_k: int, passages: Sequence[Sequence[Document]]) -> int:
