@@ -68,17 +68,23 @@ def build_database(work: Path) -> Path:
     return db
 
 
-def serve(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def serve(config: Path, port: int, log: Path, ready_within_s: float = 300) -> subprocess.Popen[bytes]:
+    """`docqa serve` in a fresh process, once it answers /readyz.
+
+    This checkout comes first on its path, before whatever PYTHONPATH already holds (the
+    packages bench/gpu.py carries to a device machine).
+    """
     import httpx
 
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "serve", "--config", str(config), "--port", str(port)],
         cwd=REPO,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "PYTHONPATH": path, "HF_HUB_OFFLINE": "1"},
     )
-    deadline = time.time() + 300
+    deadline = time.time() + ready_within_s
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
@@ -89,7 +95,7 @@ def serve(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
             break
         time.sleep(0.5)
     process.kill()
-    raise RuntimeError(f"docqa serve did not become ready; see {log}")
+    raise RuntimeError(f"docqa serve did not become ready (see {log}): {log.read_text(errors='replace')[-2000:]}")
 
 
 def schemathesis(url: str, out: Path, args: argparse.Namespace, key: str | None) -> tuple[int, str]:

@@ -256,33 +256,13 @@ def ask_batch(db: Path, model_dir: Path, questions: list[str], device: torch.dev
             "shares": {k: v / total for k, v in sorted(stages.items(), key=lambda kv: -kv[1])}}  # fmt: skip
 
 
-def serve(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`docqa serve` in a fresh process (the carried packages on its path), once it answers /readyz."""
-    import httpx
-
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "serve", "--config", str(config), "--port", str(port)], cwd=REPO,
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
-    deadline = time.time() + 600  # loading the model; minutes on a loaded CPU
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"docqa serve did not become ready: {log.read_text(errors='replace')[-2000:]}")
-
-
 def api_runs(db: Path, model_dir: Path, questions: list[str], device: torch.device, clients: int, seconds: float, depth: int,
              work: Path) -> list[dict[str, Any]]:  # fmt: skip
     """(4) /ask under `clients` concurrent clients for `seconds`, micro-batching on, then off (bench/api.py's load)."""
     import httpx
 
     from bench.api import load
-    from bench.api_fuzz import free_port
+    from bench.api_fuzz import free_port, serve
 
     runs = []
     for batching in (True, False):
@@ -290,7 +270,8 @@ def api_runs(db: Path, model_dir: Path, questions: list[str], device: torch.devi
         config.write_text(f"store:\n  path: {db}\nretriever:\n  top_k: {depth}\nreader:\n  model: {model_dir}\n  device: {device.type}\n"
                           f"api:\n  micro_batching: {'true' if batching else 'false'}\n  data_folder: {work / 'uploads'}\n", encoding="utf-8")  # fmt: skip
         port = free_port()
-        process = serve(config, port, work / f"serve-{'on' if batching else 'off'}.log")
+        # Loading the model takes minutes on a loaded CPU.
+        process = serve(config, port, work / f"serve-{'on' if batching else 'off'}.log", ready_within_s=600)
         try:
             url = f"http://127.0.0.1:{port}"
             httpx.post(url + "/ask", json={"question": questions[0], "top_k": 1}, timeout=120)  # warm-up

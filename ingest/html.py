@@ -25,6 +25,7 @@ EPUB's chapters are XHTML documents read by the same `render` (ingest/epub.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from ingest.clean import clean
@@ -177,22 +178,19 @@ def _remove_furniture(tree: LexborHTMLParser, book: bool) -> None:
         node.decompose()
 
 
-def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
+def _ancestors(node: LexborNode) -> Iterator[LexborNode]:
     parent = node.parent
     while parent is not None:
-        if parent.tag in tags:
-            return True
+        yield parent
         parent = parent.parent
-    return False
+
+
+def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
+    return any(parent.tag in tags for parent in _ancestors(node))
 
 
 def _inside_any(node: LexborNode, ids: set[int]) -> bool:
-    parent = node.parent
-    while parent is not None:
-        if parent.mem_id in ids:
-            return True
-        parent = parent.parent
-    return False
+    return any(parent.mem_id in ids for parent in _ancestors(node))
 
 
 def _main_content(tree: LexborHTMLParser) -> LexborNode | None:
