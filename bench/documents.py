@@ -8,8 +8,9 @@ in its own database with `docqa index`, asks every question of those articles wi
 v1.1's official metrics (pipeline.evaluate.squad_scores). Reports, per variant: EM/F1, the
 indexing time and pages/s, and the share of top answers whose named page holds them (the
 answer's text found on the page the JSON names, whitespace and hyphens aside, read with
-pdfium). With the pdf variant it also times the PDF converter of commit BEFORE (pypdf's
-text) against this tree's on the same papers, in one process each, alternating, medians.
+pdfium; a scan's pages are read from the paper it was made from). With the pdf variant it
+also times the PDF converter of commit BEFORE (pypdf's text) against this tree's on the same
+papers, in one process each, alternating, medians.
 
 Everything is written under OUT (default bench/out/documents/, gitignored): results.json,
 each variant's database, questions and answers.
@@ -123,9 +124,16 @@ def _pages(pdf: Path) -> int:
         document.close()
 
 
+def _paper_of(file: Path) -> Path:
+    """The PDF whose text layer holds `file`'s pages: a scan (render/scan/X.pdf) is read from the paper it
+    was made from (render/pdf/X.pdf), since the scan itself has no text to compare against."""
+    paper = file.parent.parent / "pdf" / file.name
+    return paper if file.parent.name == "scan" and paper.exists() else file
+
+
 def _named_pages(records: list[dict], files: list[Path]) -> dict:
     """The share of top answers whose named page (`page`, or every page of `pages`) holds their text."""
-    texts = {str(f.resolve()): page_texts(f) for f in files}
+    texts = {str(f.resolve()): page_texts(_paper_of(f)) for f in files}
     held = checked = 0
     misses = []
     for r in records:
