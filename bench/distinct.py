@@ -168,8 +168,10 @@ def tune(args: argparse.Namespace) -> None:
                     row = {"overlap": overlap, "repeat_support": repeat, "no_answer": no_answer, "temperature": temperature}
                     row.update({k: v for k, v in f.items() if k != "reliability"})
                     results["rules"].append(row)
-                best = min((r for r in results["rules"] if (r["overlap"], r["repeat_support"], r["no_answer"]) == (overlap, repeat, no_answer)), key=lambda r: r["ece_top5"])
-                _print(f"overlap {overlap}, repeat_support {repeat}, no_answer {no_answer}, best T {best['temperature']}", best)
+                rows = [r for r in results["rules"] if (r["overlap"], r["repeat_support"], r["no_answer"]) == (overlap, repeat, no_answer)]
+                for figure in ("ece_top1", "ece_top5"):
+                    best = min(rows, key=lambda r: r[figure])
+                    _print(f"overlap {overlap}, repeat_support {repeat}, no_answer {no_answer}, T {best['temperature']} (least {figure})", best)
     path = OUT / f"distinct-tune-{args.precision}.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"wrote {path}", file=sys.stderr)
@@ -198,21 +200,8 @@ def report(args: argparse.Namespace) -> None:
 
 
 def plot(f: dict[str, Any], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.8, 4.8))
-    bins = f["reliability"]
-    ax.plot([0, 1], [0, 1], color="grey", ls="--")
-    ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-")
-    for mean, share, n in bins:
-        ax.annotate(str(n), (mean, share), fontsize=7, textcoords="offset points", xytext=(4, -10))
-    ax.set(xlabel="score of the top answer (mean over the bin)", ylabel="share of exact matches", xlim=(0, 1), ylim=(0, 1))
-    ax.set_title(f"Reliability, open mode, 20 passages\nECE {f['ece_top1']:.3f} ({f['questions']} held-out questions)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(REPO / path, dpi=110)
+    bench.plot_reliability(f["reliability"], "score of the top answer (mean over the bin)",
+                           f"Reliability, open mode, 20 passages\nECE {f['ece_top1']:.3f} ({f['questions']} held-out questions)", REPO / path)
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -223,7 +212,7 @@ def main() -> None:
     t.add_argument("--articles", default="0-11")
     t.add_argument("--every", type=int, default=5)
     t.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
-    t.add_argument("--overlap", default="merge,drop")
+    t.add_argument("--overlap", default="merge,drop,ignore")
     t.add_argument("--repeat-support", default="0,0.2,0.3,0.4,0.5,0.6,2")
     t.add_argument("--no-answer", default="2")
     r = sub.add_parser("report", help="held out: before and now")

@@ -476,6 +476,25 @@ def sweep(args: argparse.Namespace) -> None:
         path.write_text(json.dumps(results, indent=1))
 
 
+def plot_reliability(bins: list[tuple[float, float, int]], xlabel: str, title: str, path: Path) -> None:
+    """A reliability diagram: each bin's mean score against its share of exact matches, with its count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    ax.plot([0, 1], [0, 1], color="grey", ls="--")
+    ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-")
+    for mean, share, n in bins:
+        ax.annotate(str(n), (mean, share), fontsize=7, textcoords="offset points", xytext=(4, -10))
+    ax.set(xlabel=xlabel, ylabel="share of exact matches", xlim=(0, 1), ylim=(0, 1))
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot(args: argparse.Namespace) -> None:
     """The PNGs of BENCHMARKS.md from the report and sweep JSON files."""
     import matplotlib
@@ -520,16 +539,9 @@ def plot(args: argparse.Namespace) -> None:
     fig.tight_layout()
     fig.savefig(REPO / "bench" / "ranking-refusal.png", dpi=110)
 
-    fig, ax = plt.subplots(figsize=(4.8, 4.8))
-    bins = held_out["reliability"]
-    ax.plot([0, 1], [0, 1], color="grey", ls="--")
-    ax.plot([b[0] for b in bins], [b[1] for b in bins], "o-")
-    for mean, share, n in bins:
-        ax.annotate(str(n), (mean, share), fontsize=7, textcoords="offset points", xytext=(4, -10))
-    ax.set(xlabel="score (mean over the bin)", ylabel="share of exact matches", xlim=(0, 1), ylim=(0, 1))
-    ax.set_title(f"Reliability, open mode, {held_out['depth']} passages\nECE {held_out['ece']:.3f} ({label})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(REPO / "bench" / "ranking-reliability.png", dpi=110)
+    plot_reliability(held_out["reliability"], "score (mean over the bin)",
+                     f"Reliability, open mode, {held_out['depth']} passages\nECE {held_out['ece']:.3f} ({label})",
+                     REPO / "bench" / "ranking-reliability.png")
 
     sweeps = json.loads((OUT / f"sweep-{args.precision}.json").read_text())
     names = [n for n in (*SWEEPS, "calibration") if n in sweeps]

@@ -11,9 +11,8 @@ makes the answers distinct (issue 21), and turns each answer's share of all evid
     w(a, d) = pi_d * p(a|d) ** SPAN * exp(SUPPORT * o(a, d))
     S(A)    = sum of w(a, d) over the places of A: the spans a, in any passage d, whose text
               normalises to A (a one-word A: its best place, others where o(a, d) >= REPEAT_SUPPORT), less the
-              places that overlap a better answer's, plus (OVERLAP "merge") the w of the
-              places of worse answers that overlap A's
-    share   = S(A) / W,  W = sum of w over every place + NO_ANSWER  (the shares sum to <= 1)
+              places that overlap a better answer's (OVERLAP "ignore": other cuts of A's place)
+    share   = S(A) / W,  W = sum of w over every place but those cuts + NO_ANSWER  (the shares sum to <= 1)
     P(A)    = share(A) ** T / (sum over answers B of share(B) ** T + rest ** T),
               rest = 1 - sum of the shares, T = TEMPERATURE
 
@@ -44,12 +43,15 @@ or none is), their scores sum to at most 1, and 1 - sum is the probability of "n
 - Distinct answers (`_distinct`): the reader proposes many cuts of one place ("October 14,
   1998", "14, 1998", "1998", ...). Answers are taken in order of S; a place that shares a
   character of its file with a better answer's place (in one passage, or the same characters
-  through overlapping passages: file offsets are split_idx_start + start) is that answer,
-  and its evidence goes to it (OVERLAP "merge"). Measured on the tuning articles against
-  "drop" (the overlapping cut's evidence to no answer): merge gives the higher top-1 F1 (the
-  place that the reader cut many ways is the likelier answer) and the calibrated scores
-  ("drop" leaves the top answer's score far below its accuracy: ECE 0.05 against 0.016 over
-  the top 5). BENCHMARKS.md, "Distinct answers".
+  through overlapping passages: file offsets are split_idx_start + start) is that answer cut
+  again, and OVERLAP "ignore" treats it as never proposed: its evidence goes neither to that
+  answer nor to "none of these" (it leaves W). Measured on 311 tuning questions against
+  "merge" (its evidence added to the answer it overlaps) and "drop" (its evidence to no
+  answer): "merge" lost 2.9 top-1 F1 (a long span has many sub-spans, so merging favours long
+  spans over the right short one: `two` over `three`, `Elway` over `linebacker`); "drop" and
+  "ignore" keep the top answer of the ranking before distinct answers (top-1 F1 the same), and
+  "ignore" is the one that stays calibrated ("drop" counts every recut as evidence against
+  the answer: ECE of the top answer 0.17 against 0.08). BENCHMARKS.md, "Distinct answers".
 - A one-word answer ("14", "1998", "Paris") found in another place is the same answer only
   where that place's sentence restates at least REPEAT_SUPPORT (0.4) of the question's
   weighted words: a number repeats by chance in unrelated sentences ("14" of "14 May 1872"
@@ -58,7 +60,7 @@ or none is), their scores sum to at most 1, and 1 - sum is the probability of "n
 - NO_ANSWER is the evidence that none of the passages answers the question, on the scale of
   the evidence sum (which is at most 1 without lexical support): an answer stands out only when
   passages agree on it or its sentence restates the question.
-- TEMPERATURE T < 1 flattens the shares (the merged shares are overconfident), keeping them a
+- TEMPERATURE T < 1 flattens the shares (the summed shares are overconfident), keeping them a
   distribution: fitted on the tuning articles so that the scores of the top 5 answers match
   their exact-match rate (SQuAD, open mode, 20 passages).
 
@@ -98,17 +100,17 @@ class Constants:
     span: float = 0.5  # SPAN: exponent of the within-passage probability
     passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
     support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
-    temperature: float = 0.7  # TEMPERATURE: exponent of the shares, from share to P(exact match)
+    temperature: float = 0.85  # TEMPERATURE: exponent of the shares, from share to P(exact match)
     per_passage: int = 10  # CANDIDATES_PER_PASSAGE
     no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
-    overlap: str = "merge"  # OVERLAP: what a place overlapping a better answer's does: "merge" or "drop"
+    overlap: str = "ignore"  # OVERLAP: what a place overlapping a better answer's does: "ignore", "merge" or "drop"
     repeat_support: float = 0.4  # REPEAT_SUPPORT: lexical support a one-word answer's repeat needs to join it
 
     def __post_init__(self) -> None:
         if self.span <= 0 or self.passage < 0 or self.support < 0 or self.temperature <= 0 or self.no_answer < 0:
             raise ValueError(f"span and temperature must be > 0, passage, support and no_answer >= 0, got {self}")
-        if self.overlap not in ("merge", "drop"):
-            raise ValueError(f"overlap must be 'merge' or 'drop', got {self.overlap!r}")
+        if self.overlap not in ("merge", "drop", "ignore"):
+            raise ValueError(f"overlap must be 'merge', 'drop' or 'ignore', got {self.overlap!r}")
         if self.per_passage < 1:
             raise ValueError(f"per_passage must be >= 1, got {self.per_passage}")
 
@@ -274,7 +276,8 @@ def rank(
     top = max(log_null, max(log_w for log_w, _ in by_location.values()))
     places = sorted(((math.exp(log_w - top), a) for log_w, a in by_location.values()), key=lambda x: (-x[0], -x[1].score))
     total = sum(w for w, _ in places) + math.exp(log_null - top)
-    groups = _distinct(places, constants, support)
+    groups, ignored = _distinct(places, constants, support)
+    total -= ignored
 
     # P(A) = S(A) ** T / (sum over answers of S ** T + R ** T), R the evidence of no answer listed.
     rest = max(0.0, total - sum(g.evidence for g in groups))
@@ -304,7 +307,7 @@ class _Group:
         return sum(w for w, _ in self.places) + self.merged
 
 
-def _distinct(places: list[tuple[float, Answer]], constants: Constants, support: _LexicalSupport) -> list[_Group]:
+def _distinct(places: list[tuple[float, Answer]], constants: Constants, support: _LexicalSupport) -> tuple[list[_Group], float]:
     """The distinct answers of a question's places (evidence, span; best evidence first), best first.
 
     First agreement: the places whose texts are equal (SQuAD-normalised) are one answer, their
@@ -313,9 +316,11 @@ def _distinct(places: list[tuple[float, Answer]], constants: Constants, support:
     sentence restates at least REPEAT_SUPPORT of the question (lexical support), and is left
     out otherwise. Then distinctness, in order of evidence: a place that overlaps a better
     answer's place (the same characters of one file, through one passage or two overlapping
-    ones) is that answer, however its span is cut: its evidence goes to it (OVERLAP "merge")
-    or to no answer ("drop"); an answer left without places is no answer. Evidence left out
-    stays in the normaliser: it is part of "none of these".
+    ones) is that answer, however its span is cut: its evidence is left out of the question's
+    (OVERLAP "ignore", returned as the second value, for the caller to take out of the
+    normaliser), goes to it ("merge") or to no answer ("drop"); an answer left without places
+    is no answer. A one-word repeat left out stays in the normaliser: it is a place of its own,
+    part of "none of these".
     """
     by_text: dict[str, _Group] = {}
     for w, answer in places:
@@ -327,6 +332,7 @@ def _distinct(places: list[tuple[float, Answer]], constants: Constants, support:
             group.places.append((w, answer))
     taken: dict[tuple[Any, ...], list[tuple[int, int, _Group]]] = {}  # container -> spans of the answers kept
     kept = []
+    ignored = 0.0  # OVERLAP "ignore": evidence of cuts taken out of the normaliser as well
     for group in sorted(by_text.values(), key=lambda g: -g.evidence):
         free = []
         for w, answer in group.places:
@@ -336,13 +342,15 @@ def _distinct(places: list[tuple[float, Answer]], constants: Constants, support:
                 free.append((w, answer))
             elif constants.overlap == "merge":
                 better.merged += w
+            elif constants.overlap == "ignore":
+                ignored += w
         if free:
             group.places = free
             kept.append(group)
             for _, answer in free:
                 container, first, last = _container(answer)
                 taken.setdefault(container, []).append((first, last, group))
-    return kept
+    return kept, ignored
 
 
 def _best_per_passage(answers: Sequence[Answer], n: int) -> list[Answer]:

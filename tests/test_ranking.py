@@ -212,6 +212,8 @@ def test_default_constants_are_valid_and_bad_settings_are_refused():
         rank("q?", [], top_k=1, min_score=2)
     with pytest.raises(ValueError, match=r"^per_passage must be >= 1, got 0$"):
         Constants(per_passage=0)
+    with pytest.raises(ValueError, match=r"^overlap must be 'merge', 'drop' or 'ignore', got 'sum'$"):
+        Constants(overlap="sum")
 
 
 def test_reader_keeps_every_passage_best_candidates_for_the_ranking():
@@ -242,6 +244,11 @@ def test_nested_spans_of_one_place_are_one_answer_holding_their_evidence():
     nested = 0.6 + 0.4 + 0.3 + 0.2 + 0.1  # p(a|d) ** 0.5 of the span and of the four inside it
     assert [date.share, place.share] == pytest.approx([nested / 2.1, 0.5 / 2.1])
     assert [date.score, place.score] == pytest.approx(tempered([1.6, 0.5]))  # 0.91, 0.09
+    # OVERLAP "ignore" (the default): the nested spans are recuts of the date, as if never
+    # proposed: neither the date's evidence nor "none of these" (W = 2.1 - 1.0).
+    ignored = rank("q?", answers, top_k=5, constants=dataclasses.replace(C, overlap="ignore")).answers
+    assert [(a.text, a.share) for a in ignored] == [("October 14, 1998", pytest.approx(0.6 / 1.1)), ("Cupertino", pytest.approx(0.5 / 1.1))]
+    assert [a.score for a in ignored] == pytest.approx(tempered([0.6 / 1.1, 0.5 / 1.1]))  # nothing left for "none"
     # OVERLAP "drop": the nested spans' evidence goes to no answer ("none of these").
     dropped = rank("q?", answers, top_k=5, constants=dataclasses.replace(C, overlap="drop")).answers
     assert [(a.text, a.share) for a in dropped] == [("October 14, 1998", pytest.approx(0.6 / 2.1)), ("Cupertino", pytest.approx(0.5 / 2.1))]
