@@ -1,11 +1,13 @@
 """OCR: the text of pages without a text layer (scanned PDF pages, image files), read by Tesseract.
 
 Tesseract's command-line program reads one page image per run (`tesseract stdin stdout tsv`).
-A child process rather than a binding in this process (tesserocr), because it is measured as
-fast (bench/ocr.py, BENCHMARKS.md) and because of the worker's guards: a page that runs too
-long is killed at its time limit (SIGALRM cannot interrupt C++ code in this process, and
-subprocess.run kills its child on the exception the alarm raises), the child inherits the
-worker's address-space limit, and a crash in Tesseract fails one page, not the worker.
+A child process rather than a binding in this process (tesserocr), because of the worker's
+guards: a page that runs too long is killed at its time limit (SIGALRM cannot interrupt C++
+code in this process, and subprocess.run kills its child on the exception the alarm raises),
+the child inherits the worker's address-space limit, and a crash in Tesseract fails one page,
+not the worker. The words are the same either way (bench/ocr.py, BENCHMARKS.md); tesserocr's
+wheel read a page with about half the CPU, but it bundles Tesseract 5.5.4 against Debian 12's
+5.3.0 here, and the CLI's start-up is 0.1 s a page: the gap is the version, not the interface.
 
 Time: a page read by OCR gets ingest.ocr.page_timeout_s of CPU time of its own (RLIMIT_CPU
 of the child), on top of the file's ingest.timeout_s, so a 300-page scan is not stopped at the
