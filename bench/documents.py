@@ -57,9 +57,11 @@ def cpu_name() -> str:
 
 
 def squash(text: str) -> str:
-    """Text as compared for 'the page holds the answer': NFKC, lower case, no whitespace or hyphens."""
-    text = unicodedata.normalize("NFKC", join_accents(text)).lower()
-    return "".join(ch for ch in text if not ch.isspace() and ch not in "-\u00ad\u2010\u2011\x02\ufffe")
+    """Text as compared for 'the page holds the answer': lower case, no whitespace, dashes, hyphens
+    or accents (OCR reads `Llívia` as `Llivia` and `2005–2010` as `2005-2010` on the right page)."""
+    text = unicodedata.normalize("NFKD", join_accents(text)).lower()
+    return "".join(ch for ch in text if not ch.isspace() and not unicodedata.combining(ch)
+                   and unicodedata.category(ch) != "Pd" and ch not in "\u00ad\x02\ufffe")
 
 
 def page_texts(pdf: Path) -> list[str]:
