@@ -49,10 +49,15 @@ from store.search_index import Hit, SearchIndex
 _ID_CHUNK = 10_000
 # Passages per INSERT when a file's passages arrive as a stream.
 _INSERT_BATCH = 1_000
-# Restrictions (filters, --file) are first checked on this many x top_k of the best passages
-# without them; at 5, a restriction that keeps a third of the passages or more is nearly always
-# answered by that first query (bench/retrieval.py).
+# Restrictions (filters, --file) that may keep many passages are first checked on this many x
+# top_k of the best passages without them; at 5, one that keeps a third of the passages or
+# more is nearly always answered by that first query (bench/retrieval.py).
 _PROBE = 5
+# A file restriction holding more than this share of the passages is probed first; a smaller
+# one goes straight into tantivy's query, where it costs less the less it selects.
+_BROAD = 0.3
+# --file selections remembered per store.
+_SELECTIONS = 64
 
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
@@ -79,6 +84,8 @@ class SQLiteDocumentStore:
         # (a little staleness only shifts which words a query leaves out).
         self._frequency: dict[str, int] = {}
         self._search = SearchIndex(self.path, self._engine)
+        # --file selections resolved to file ids, by the database change they were resolved at.
+        self._selections: dict[tuple[Any, ...], tuple[int, set[int], int]] = {}
 
     # -- Haystack DocumentStore protocol -------------------------------------------------
 
@@ -199,54 +206,76 @@ class SQLiteDocumentStore:
     ) -> list[Document] | None:
         """bm25_retrieval by the tantivy index; None when it is behind and cannot catch up now.
 
-        Restrictions are first tried on the best few passages without them (`_PROBE` x
-        top_k): when at least `top_k` of those pass, they are the answer, since whatever
-        ranks below them cannot come first; a broad restriction costs one slightly deeper
-        query. Otherwise the restriction goes into tantivy's query as a set of file ids
-        (`paths`, `file_ids`: the files table is small) or of passage pks (Haystack filters
-        may name any passage's metadata, so SQLite decides them), which tantivy applies while
-        scoring; a narrow restriction is cheap that way.
+        A restriction to files (`paths`, `file_ids`; the files table is small) goes into
+        tantivy's query as a set of file ids, applied while scoring: cheap when it selects
+        few passages. One that selects many (over _BROAD of them) is first tried on the best
+        _PROBE x top_k passages without it: when at least `top_k` of those pass they are the
+        answer, since whatever ranks below them cannot come first. Haystack filters may name
+        any passage's metadata, so SQLite decides them: on the probe's passages first, and
+        only when too few pass, on every passage, whose pks then restrict tantivy's query.
         """
         from store.terms import terms
 
         stems = list(dict.fromkeys(stem for word in words for stem in terms(word)))
         if not stems:
             return []
+        snapshot = self._search.snapshot()
+        if snapshot is None:
+            return None
         if not (filters or paths or file_ids is not None):
-            ranked = self._search.search(stems, top_k)
-            return None if ranked is None else self._documents_by_pk(ranked)
+            return self._documents_by_pk(snapshot.search(stems, top_k))
         only_files = None
+        broad = True
         if paths or file_ids is not None:
-            only_files = set(self._file_ids_matching(paths, file_ids))
+            only_files, passages = self._files_selected(paths, file_ids, snapshot.generation)
             if not only_files:
                 return []
+            broad = passages > _BROAD * snapshot.passages
         condition = None
         if filters:
             from store.filters import to_sql
 
             condition = to_sql(filters, _resolve_field)
-        probe = _PROBE * top_k
-        ranked = self._search.search(stems, probe)
-        if ranked is None:
-            return None
-        kept = [hit for hit in ranked if only_files is None or hit.file_id in only_files]
-        if condition is not None:
-            passing = self._passing(condition, [hit.pk for hit in kept])
-            kept = [hit for hit in kept if hit.pk in passing]
-        if len(kept) < top_k and len(ranked) == probe:
-            pks = None
+        if broad:
+            probe = _PROBE * top_k
+            ranked = snapshot.search(stems, probe)
+            kept = [hit for hit in ranked if only_files is None or hit.file_id in only_files]
             if condition is not None:
-                with self._engine.connect() as conn:
-                    query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
-                    if only_files is not None:
-                        query = query.where(PassageRow.file_id.in_(only_files))
-                    pks = list(conn.execute(query).scalars())
-                if not pks:
-                    return []
-            kept = self._search.search(stems, top_k, file_ids=only_files, pks=pks)
-            if kept is None:
-                return None
-        return self._documents_by_pk(kept[:top_k])
+                passing = self._passing(condition, [hit.pk for hit in kept])
+                kept = [hit for hit in kept if hit.pk in passing]
+            if len(kept) >= top_k or len(ranked) < probe:
+                return self._documents_by_pk(kept[:top_k])
+        pks = None
+        if condition is not None:
+            with self._engine.connect() as conn:
+                query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
+                if only_files is not None:
+                    query = query.where(PassageRow.file_id.in_(only_files))
+                pks = list(conn.execute(query).scalars())
+            if not pks:
+                return []
+        return self._documents_by_pk(snapshot.search(stems, top_k, file_ids=only_files, pks=pks))
+
+    def _files_selected(self, paths: list[str] | None, file_ids: list[int] | None, generation: int) -> tuple[set[int], int]:
+        """The ids of the files that `paths` (globs, any may match) and `file_ids` select, and
+        how many passages they hold; kept until the database next changes (a question asked
+        again with the same --file costs no SQL)."""
+        key = (tuple(paths or ()), None if file_ids is None else tuple(file_ids))
+        cached = self._selections.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1], cached[2]
+        query = select(FileRow.id)
+        if paths:
+            query = query.where(or_(*(FileRow.path.op("GLOB")(pattern) for pattern in paths)))
+        if file_ids is not None:
+            query = query.where(FileRow.id.in_(file_ids))
+        with self._engine.connect() as conn:
+            ids = set(conn.execute(query).scalars())
+            passages = conn.execute(select(func.count()).select_from(PassageRow).where(PassageRow.file_id.in_(query))).scalar_one() if ids else 0
+        if len(self._selections) >= _SELECTIONS:
+            self._selections.clear()
+        self._selections[key] = (generation, ids, passages)
+        return ids, passages
 
     def _passing(self, condition: ColumnElement[bool], pks: list[int]) -> set[int]:
         """Which of `pks` satisfy `condition`."""
@@ -257,16 +286,6 @@ class SQLiteDocumentStore:
                 query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(PassageRow.pk.in_(chunk), condition)
                 passing.update(conn.execute(query).scalars())
         return passing
-
-    def _file_ids_matching(self, paths: list[str] | None, file_ids: list[int] | None) -> list[int]:
-        """Ids of the files whose path matches one of the globs `paths` and that are among `file_ids` (each when given)."""
-        query = select(FileRow.id)
-        if paths:
-            query = query.where(or_(*(FileRow.path.op("GLOB")(pattern) for pattern in paths)))
-        if file_ids is not None:
-            query = query.where(FileRow.id.in_(file_ids))
-        with self._engine.connect() as conn:
-            return list(conn.execute(query).scalars())
 
     def _documents_by_pk(self, ranked: list[Hit]) -> list[Document]:
         """Documents for tantivy's hits, in their order; a passage deleted meanwhile is left out."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,16 @@ class PassageChangeRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pk: Mapped[int]  # passages.pk, not a foreign key: a deleted passage's change must stay
     op: Mapped[int]
+
+
+class DatabaseIdRow(Base):
+    """One row: a random id given to the database when it is made, so that the index beside it
+    can tell its own database from another one made at the same path since."""
+
+    __tablename__ = "database_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str]
 
 
 _CHANGES_DDL = [
@@ -229,6 +240,7 @@ def _create(conn: Any) -> None:
         Base.metadata.create_all(conn)
         for ddl in _FTS_DDL + _CHANGES_DDL:
             conn.exec_driver_sql(ddl)
+        conn.execute(DatabaseIdRow.__table__.insert().values(id=1, uuid=uuid.uuid4().hex))
         conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -282,6 +294,8 @@ def _add_change_log(conn: Any) -> None:
         if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'passage_changes'").scalar():
             return
         PassageChangeRow.__table__.create(conn)
+        DatabaseIdRow.__table__.create(conn)
+        conn.execute(DatabaseIdRow.__table__.insert().values(id=1, uuid=uuid.uuid4().hex))
         for ddl in _CHANGES_DDL:
             conn.exec_driver_sql(ddl)
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -40,7 +41,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select, text
 
-from store.schema import CHANGE_INSERT, PassageChangeRow, PassageRow
+from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
 
 logger = logging.getLogger(__name__)
@@ -65,37 +66,21 @@ class Hit(NamedTuple):
     file_id: int | None
 
 
-class SearchIndex:
-    """The tantivy index of the passages of the database at `db_path`, in `<db_path>.tantivy/`.
+class Snapshot:
+    """One state of the index: every search on it sees the same passages."""
 
-    Opening is cheap; the index is opened (or built) on first use.
-    """
+    def __init__(self, searcher: Any, schema: Any, generation: int) -> None:
+        self._searcher = searcher
+        self._schema = schema
+        self.generation = generation  # the last database change it reflects
+        self.passages: int = searcher.num_docs
 
-    def __init__(self, db_path: Path, engine: Engine) -> None:
-        self.folder = Path(f"{db_path}.tantivy")
-        self._engine = engine
-        self._index: Any = None
-        self._schema: Any = None
-        self._searcher: Any = None
-        self._searcher_applied: int | None = None
-        self._writer: Any = None  # held only inside bulk()
-        self._bulk = 0
-        self._last_sync = 0.0
-        self._checked = False  # the document count was compared with SQLite's once
-
-    # -- searching -------------------------------------------------------------------------
-
-    def search(
-        self, stems: list[str], top_k: int, *, file_ids: Collection[int] | None = None, pks: Collection[int] | None = None
-    ) -> list[Hit] | None:
+    def search(self, stems: list[str], top_k: int, *, file_ids: Collection[int] | None = None, pks: Collection[int] | None = None) -> list[Hit]:
         """The `top_k` best passages for the OR of `stems`, best first.
 
         `file_ids` / `pks` restrict the passages (a term-set query on an indexed field, so the
-        restriction is applied while scoring, not after). None when the index is behind the
-        database and cannot catch up now: the caller must rank another way.
+        restriction is applied while scoring, not after).
         """
-        if not self._current():
-            return None
         import tantivy
 
         schema = self._schema
@@ -116,6 +101,38 @@ class SearchIndex:
         pks_found = self._searcher.fast_field_values("pk", addresses)
         files = self._searcher.fast_field_values("file_id", addresses)
         return [Hit(pk, float(score), file_id) for (score, _), pk, file_id in zip(hits, pks_found, files)]
+
+
+class SearchIndex:
+    """The tantivy index of the passages of the database at `db_path`, in `<db_path>.tantivy/`.
+
+    Opening is cheap; the index is opened (or built) on first use.
+    """
+
+    def __init__(self, db_path: Path, engine: Engine) -> None:
+        self.folder = Path(f"{db_path}.tantivy")
+        self._engine = engine
+        self._index: Any = None
+        self._schema: Any = None
+        self._searcher: Any = None
+        self._searcher_applied: int | None = None
+        self._writer: Any = None  # held only inside bulk()
+        self._bulk = 0
+        self._last_sync = 0.0
+        self._checked = False  # the document count was compared with SQLite's once
+        self._database: str | None = None
+        # One thread at a time catches up or swaps the searcher (the HTTP API serves in threads).
+        self._lock = threading.RLock()
+
+    # -- searching -------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        """The index as of the last change SQLite committed (caught up first when it can);
+        None when it is behind and another process holds its writer: rank another way."""
+        with self._lock:
+            if not self._current():
+                return None
+            return Snapshot(self._searcher, self._schema, self._searcher_applied or 0)
 
     def _current(self) -> bool:
         """Whether the searcher reflects every change SQLite has committed (catching up if it can)."""
@@ -141,21 +158,23 @@ class SearchIndex:
         """["ok"] when, after catching up, the index holds exactly the database's passages and
         finds for each word of `sample` (folded, unstemmed: FTS5 stems it, and Porter's stemmer
         is not idempotent) exactly the passages FTS5 finds; else what differs."""
-        if not self.sync():
+        if not self.sync() or (snapshot := self.snapshot()) is None:
             return ["the search index is being written by another process: not checked"]
         import tantivy
+
+        searcher = snapshot._searcher
 
         problems = []
         with self._engine.connect() as conn:
             count = conn.execute(select(func.count()).select_from(PassageRow)).scalar_one()
-            if self._searcher.num_docs != count:
-                problems.append(f"the search index holds {self._searcher.num_docs} passages, the database {count}")
+            if searcher.num_docs != count:
+                problems.append(f"the search index holds {searcher.num_docs} passages, the database {count}")
             for word in sample:
                 fts = set(conn.execute(text("SELECT rowid FROM passages_fts WHERE passages_fts MATCH :q"), {"q": f'"{word}"'}).scalars())
                 stem = terms(word)[0]
                 query = tantivy.Query.term_query(self._schema, "text", stem, index_option="freq")
-                hits = self._searcher.search(query, limit=max(count, 1), count=False).hits
-                ours = set(self._searcher.fast_field_values("pk", [a for _, a in hits]))
+                hits = searcher.search(query, limit=max(count, 1), count=False).hits
+                ours = set(searcher.fast_field_values("pk", [a for _, a in hits]))
                 if ours != fts:
                     problems.append(f"{word!r}: the search index finds {len(ours)} passages, FTS5 {len(fts)} ({len(ours ^ fts)} differ)")
         return problems or ["ok"]
@@ -189,6 +208,10 @@ class SearchIndex:
     def sync(self, *, rebuild: bool = False) -> bool:
         """Apply every change SQLite has committed that this index lacks; False when another
         process holds the writer (that one applies them, or the next sync does)."""
+        with self._lock:
+            return self._sync(rebuild=rebuild)
+
+    def _sync(self, *, rebuild: bool) -> bool:
         writer = self._writer or self._take_writer()
         if writer is None:
             return False
@@ -300,11 +323,13 @@ class SearchIndex:
             return None
 
     def _read_record(self) -> dict[str, Any] | None:
+        """What the index has applied, or None when it must be built (no record, a damaged
+        one, or one made for another database at this path)."""
         try:
             record = json.loads((self.folder / _RECORD).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(record, dict) or record.get("format") != _FORMAT:
+        if not isinstance(record, dict) or record.get("format") != _FORMAT or record.get("database") != self._database_id():
             return None
         return record
 
@@ -312,8 +337,15 @@ class SearchIndex:
         # Written whole and renamed over the old one: a crash leaves the old or the new record.
         path = self.folder / _RECORD
         temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps({"format": _FORMAT, "applied": applied, "applying": applying}), encoding="utf-8")
+        record = {"format": _FORMAT, "database": self._database_id(), "applied": applied, "applying": applying}
+        temporary.write_text(json.dumps(record), encoding="utf-8")
         os.replace(temporary, path)
+
+    def _database_id(self) -> str:
+        if self._database is None:
+            with self._engine.connect() as conn:
+                self._database = conn.execute(select(DatabaseIdRow.uuid)).scalar_one()
+        return self._database
 
 
 def _last_change(conn: Any) -> int:

@@ -163,6 +163,19 @@ def test_a_lost_or_damaged_index_is_rebuilt_from_the_database(tmp_path, damage):
     assert reopened.search_index_check() == ["ok"]
 
 
+def test_an_index_left_by_another_database_at_the_same_path_is_rebuilt(tmp_path):
+    db = tmp_path / "docqa.db"
+    first = SQLiteDocumentStore(db)
+    save(first, "/old.txt", ["Coffee needs a fine grind.", "Saturn has rings."])
+    first.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)  # the database deleted, its index folder left
+    second = SQLiteDocumentStore(db)
+    save(second, "/new.txt", ["Espresso needs a fine grind too.", "Mars has a volcano."])
+    assert [d.meta["file_path"] for d in second.bm25_retrieval("grind saturn", 5)] == ["/new.txt"]
+    assert second.search_index_check() == ["ok"]
+
+
 def test_a_database_made_before_the_index_gets_one(tmp_path):
     db = tmp_path / "old.db"
     store = SQLiteDocumentStore(db)
@@ -172,6 +185,7 @@ def test_a_database_made_before_the_index_gets_one(tmp_path):
         for trigger in ("passage_changes_ai", "passage_changes_ad", "passage_changes_au"):
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE passage_changes")
+        conn.execute("DROP TABLE database_id")
     for child in Path(f"{db}.tantivy").iterdir():
         child.unlink()
     reopened = SQLiteDocumentStore(db)
