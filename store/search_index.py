@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select, text
 
+from store.errors import StoreError
 from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
 
@@ -143,7 +144,11 @@ class SearchIndex:
         if record is None or record["applying"] is not None or record["applied"] != last:
             return self.sync()
         if self._searcher is None or self._searcher_applied != record["applied"]:
-            self._open()
+            try:
+                self._open()
+            except (OSError, ValueError) as exc:
+                logger.warning("cannot open the search index %s (%s): FTS5 answers", self.folder, exc)
+                return False
             self._index.reload()
             self._searcher = self._index.searcher()
             self._searcher_applied = record["applied"]
@@ -209,7 +214,14 @@ class SearchIndex:
         """Apply every change SQLite has committed that this index lacks; False when another
         process holds the writer (that one applies them, or the next sync does)."""
         with self._lock:
-            return self._sync(rebuild=rebuild)
+            try:
+                return self._sync(rebuild=rebuild)
+            except (OSError, ValueError) as exc:  # tantivy reports I/O errors as ValueError
+                # The database has every change and its log keeps them: nothing is lost, and
+                # FTS5 answers until a sync succeeds.
+                self._writer = None
+                logger.warning("cannot update the search index %s (%s): FTS5 answers until it can", self.folder, exc)
+                return False
 
     def _sync(self, *, rebuild: bool) -> bool:
         writer = self._writer or self._take_writer()
@@ -224,10 +236,13 @@ class SearchIndex:
                 self._writer = None
                 writer.wait_merging_threads()
         self._last_sync = time.monotonic()
-        with self._engine.connect() as conn, conn.begin():
-            # Only after the record is written: a crash before this leaves changes that are
-            # applied again, harmlessly.
-            conn.execute(delete(PassageChangeRow).where(PassageChangeRow.id <= applied))
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                # Only after the record is written: a crash before this leaves changes that
+                # are applied again, harmlessly.
+                conn.execute(delete(PassageChangeRow).where(PassageChangeRow.id <= applied))
+        except StoreError as exc:  # a read-only database: the next writer clears them
+            logger.debug("applied changes left in the log of %s: %s", self.folder, exc)
         self._index.reload()
         self._searcher = self._index.searcher()
         self._searcher_applied = applied

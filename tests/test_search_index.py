@@ -205,6 +205,24 @@ def test_while_another_process_holds_the_writer_fts5_answers(tmp_path):
     assert reader.search_index_check() == ["ok"]
 
 
+def test_an_index_that_cannot_be_written_leaves_fts5_to_answer(tmp_path, monkeypatch, caplog):
+    import tantivy
+
+    db = tmp_path / "docqa.db"
+    store = SQLiteDocumentStore(db)
+    save(store, "/a.txt", ["Coffee needs a fine grind."])
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tantivy.Index, "writer", full_disk)
+    save(store, "/b.txt", ["Espresso needs a fine grind too."])  # committed in SQLite all the same
+    assert "cannot update the search index" in caplog.text and "No space left on device" in caplog.text
+    assert sorted(d.meta["file_path"] for d in store.bm25_retrieval("grind", 5)) == ["/a.txt", "/b.txt"]
+    monkeypatch.undo()
+    assert store.search_index_check() == ["ok"]
+
+
 def test_kill_9_while_indexing_then_ask_finds_what_sqlite_holds(tmp_path, tiny_model):
     folder = tmp_path / "docs"
     folder.mkdir()
