@@ -203,11 +203,11 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         assert raw is not None
         # One statement, so one snapshot: read one by one, they could straddle another
         # process's schema commit (no tables yet, then tables but version 0).
-        tables, version, app_id, files_sql, change_log = raw.execute(
+        tables, version, app_id, files_sql, has_database_id = raw.execute(
             "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
             "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'), "
-            "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'passage_changes')"
+            "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'database_id')"
         ).fetchone()
         if tables == 0 and version == 0:
             if not create:
@@ -223,7 +223,7 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
             )
         if not _never_reuses_ids(files_sql):
             _upgrade(conn)
-        if not change_log:
+        if not has_database_id:
             _add_change_log(conn)
 
 
@@ -291,13 +291,15 @@ def _add_change_log(conn: Any) -> None:
     IMMEDIATE transaction with a second look inside it, as _upgrade().
     """
     with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
-        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'passage_changes'").scalar():
+        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'database_id'").scalar():
             return
-        PassageChangeRow.__table__.create(conn)
+        if not conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'passage_changes'").scalar():
+            PassageChangeRow.__table__.create(conn)
+            for ddl in _CHANGES_DDL:
+                conn.exec_driver_sql(ddl)
+        # Last, and in the same transaction: its presence says the rest is there.
         DatabaseIdRow.__table__.create(conn)
         conn.execute(DatabaseIdRow.__table__.insert().values(id=1, uuid=uuid.uuid4().hex))
-        for ddl in _CHANGES_DDL:
-            conn.exec_driver_sql(ddl)
 
 
 def _switch_to_wal(raw: sqlite3.Connection) -> None:
