@@ -13,7 +13,8 @@ queries, and for two peers fed the same passages in the same order:
 - tantivy (tantivy-py) on its own, with its English stemmer ("en_stem") over the raw text
   and the question parsed leniently: what the engine gives without docqa's tokenizer.
 
-    nice -n 10 python bench/retrieval.py [--passages 1000000] [--queries 300]
+    nice -n 10 python bench/retrieval.py [--passages 1000000] [--queries 300] [--workdir DIR]
+    nice -n 10 python bench/retrieval.py --workdir DIR --docqa-again   # docqa's rows again, same database
 """
 
 from __future__ import annotations
@@ -78,6 +79,27 @@ def measure(search, questions) -> tuple[float, float, float]:  # type: ignore[no
     return median, p99, hits / len(questions)
 
 
+def docqa_configs(store, max_postings: int):  # type: ignore[no-untyped-def]
+    """(name, search) for docqa's engines, unrestricted and restricted."""
+
+    def docqa(engine: str, max_postings: int | None = None, **restrict):  # type: ignore[no-untyped-def]
+        def search(question: str) -> set[int | None]:
+            docs = store.bm25_retrieval(question, TOP_K, engine=engine, max_postings=max_postings, **restrict)
+            return {int(d.meta["file_path"][6:]) for d in docs if d.meta["file_path"].startswith("squad:")}
+
+        return search
+
+    return [
+        ("docqa default (tantivy beside SQLite)", docqa("tantivy")),
+        ("docqa fts5 exact (max_postings null)", docqa("fts5")),
+        (f"docqa fts5 max_postings {max_postings:,}", docqa("fts5", max_postings)),
+        ("docqa default, --file 'squad:*' (0.1-13%)", docqa("tantivy", paths=["squad:*"])),
+        ("docqa default, --file half the files", docqa("tantivy", paths=HALF)),
+        ("docqa default, filter meta.split_id < 1000", docqa("tantivy", filters=META)),
+        ("docqa fts5 exact, --file half the files", docqa("fts5", paths=HALF)),
+    ]
+
+
 def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
@@ -90,6 +112,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--max-postings", type=int, default=50_000, help="the fts5 retriever.max_postings measured beside exact ranking")
+    parser.add_argument("--docqa-again", action="store_true", help="measure docqa's rows again on the database a run left in --workdir (no build, no peers)")
     args = parser.parse_args()
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
@@ -112,6 +135,16 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="docqa-bench-retrieval-"))
     db = work / "retrieval.db"
+    if args.docqa_again:
+        from store.document_store import SQLiteDocumentStore
+
+        store = SQLiteDocumentStore(db, create=False)
+        print(f"{store.count_documents():,} passages in {db}; docqa's rows only\n")
+        print("| retriever | median ms | p99 ms | recall@20 |\n|---|---:|---:|---:|")
+        for name, search in docqa_configs(store, args.max_postings):
+            median, p99, recall = measure(search, questions)
+            print(f"| {name} | {median:.1f} | {p99:.1f} | {recall:.3f} |", flush=True)
+        return
     started = time.perf_counter()
     store = index_paragraphs(paragraphs, db, IngestOptions())
     build_docqa = time.perf_counter() - started
@@ -179,12 +212,6 @@ def main() -> None:
         build_bm25s = build_bm25s_tokens + time.perf_counter() - started
         print(f"{total} passages built: docqa {build_docqa:.0f} s, bm25s {build_bm25s:.0f} s, tantivy {build_ref:.0f} s", file=sys.stderr)
 
-        def docqa(engine: str, max_postings: int | None = None, **restrict):  # type: ignore[no-untyped-def]
-            def search(question: str) -> set[int | None]:
-                docs = store.bm25_retrieval(question, TOP_K, engine=engine, max_postings=max_postings, **restrict)
-                return {int(d.meta["file_path"][6:]) for d in docs if d.meta["file_path"].startswith("squad:")}
-            return search
-
         def bm25s_search(question: str) -> set[int | None]:
             query = [vocab[t] for t in terms(question, drop_stopwords=True) or terms(question) if t in vocab]
             if not query:
@@ -197,17 +224,8 @@ def main() -> None:
             hits = ref_searcher.search(query, limit=TOP_K, count=False).hits
             return {paragraph_of[n] for n in ref_searcher.fast_field_values("n", [a for _, a in hits])}
 
-        configs = [
-            ("docqa default (tantivy beside SQLite)", docqa("tantivy")),
-            ("docqa fts5 exact (max_postings null)", docqa("fts5")),
-            (f"docqa fts5 max_postings {args.max_postings:,}", docqa("fts5", args.max_postings)),
-            ("bm25s (docqa terms, lucene)", bm25s_search),
-            ("tantivy alone (en_stem)", tantivy_search),
-            ("docqa default, --file 'squad:*' (0.1-13%)", docqa("tantivy", paths=["squad:*"])),
-            ("docqa default, --file half the files", docqa("tantivy", paths=HALF)),
-            ("docqa default, filter meta.split_id < 1000", docqa("tantivy", filters=META)),
-            ("docqa fts5 exact, --file half the files", docqa("fts5", paths=HALF)),
-        ]
+        configs = docqa_configs(store, args.max_postings)
+        configs[3:3] = [("bm25s (docqa terms, lucene)", bm25s_search), ("tantivy alone (en_stem)", tantivy_search)]
         sizes = {
             "docqa": sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists()) / 1e6,
             "docqa_tantivy": folder_mb(Path(f"{db}.tantivy")),

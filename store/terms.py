@@ -44,8 +44,16 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# ASCII text (most of what is indexed): every character but a-z and 0-9 separates words, as
+# _TOKEN has it; str.translate + split does in 3 us what the Unicode regex does in 28 (a
+# 600-character passage), which is most of what the tantivy index adds to indexing.
+_ASCII_SEPARATORS = str.maketrans({i: " " for i in range(128) if not chr(i).isalnum()})
+
+
 def words(text: str) -> list[str]:
     """Folded words of `text`, before stemming."""
+    if text.isascii():
+        return text.lower().translate(_ASCII_SEPARATORS).split()
     return _TOKEN.findall(fold(text))
 
 

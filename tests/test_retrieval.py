@@ -2,6 +2,8 @@ from __future__ import annotations
 
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from haystack import Document
 
 from pipeline.retriever import BM25Retriever, RankBM25Retriever
@@ -136,3 +138,12 @@ def test_max_postings_leaves_the_most_common_words_out(store):
     assert store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=1000, engine="fts5") == exact
     with pytest.raises(ValueError, match="^max_postings applies to engine 'fts5' only"):
         store.bm25_retrieval("Kestrel", top_k=3, max_postings=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127)))
+def test_ascii_words_are_split_as_the_unicode_rule_splits_them(text):
+    # store.terms takes a fast path for ASCII text; it must agree with unicode61's rule.
+    from store.terms import _TOKEN, fold, words
+
+    assert words(text) == _TOKEN.findall(fold(text))
