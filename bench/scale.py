@@ -165,7 +165,7 @@ def main() -> None:
 
     rows = []
     synthetic_done = pdf_done = 0
-    checkpoints = [c for c in (10_000, 100_000, args.passages) if c <= args.passages]
+    checkpoints = sorted({c for c in (10_000, 100_000, args.passages) if c <= args.passages})  # --passages 100000: twice
     total_passages = 0
     for tranche, checkpoint in enumerate(checkpoints):
         # About 1 passage in 20 from PDFs; the rest synthetic text, topped up until the
