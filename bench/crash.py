@@ -4,7 +4,8 @@ Builds a reference database without interruption, then repeatedly starts `docqa 
 on a second database and kills its main process with SIGKILL after a random delay (its
 worker processes are left to notice on their own, as after an OOM kill). After every kill
 the database must pass `PRAGMA integrity_check`, FTS5's own check against the passages
-table, and hold no passages of a half-indexed file; after the last kill one more run must
+table, and hold no passages of a half-indexed file, and the tantivy index beside it must,
+once opened (it catches up with what the kill left unapplied), hold exactly its passages; after the last kill one more run must
 finish the job and give exactly the reference's files and passages.
 
     python bench/crash.py [--files 300] [--kills 25] [--seed 0]
@@ -37,6 +38,25 @@ def run(folder: Path, db: Path) -> float:
     started = time.perf_counter()
     subprocess.run(index_command(folder, db), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
+
+
+def search_index_problems(db: Path) -> list[str]:
+    """What the tantivy index beside `db` gets wrong once a reader opens it (it catches up
+    with what the kill left unapplied first); [] when it holds exactly SQLite's passages."""
+    from store.document_store import SQLiteDocumentStore
+    from store.errors import StoreError
+
+    try:
+        store = SQLiteDocumentStore(db, create=False)
+    except StoreError:
+        return []  # killed before the schema committed: nothing indexed
+    try:
+        if not store.has_passages():
+            return []
+        found = store.search_index_check(sample=40)
+        return [] if found == ["ok"] else [f"search index: {p}" for p in found]
+    finally:
+        store.close()
 
 
 def orphans() -> int:
@@ -84,7 +104,7 @@ def main() -> int:
             killed += 1
         process.wait()
         if db.exists():
-            problems = consistency_problems(db, reference)
+            problems = consistency_problems(db, reference) + search_index_problems(db)
             if problems:
                 bad_states += 1
                 print(f"run {runs}: {problems[:3]}", file=sys.stderr)
@@ -97,7 +117,7 @@ def main() -> int:
     time.sleep(2)  # workers poll for their parent every 0.5 s
     leftover = orphans()
     run(folder, db)
-    final_problems = consistency_problems(db, reference)
+    final_problems = consistency_problems(db, reference) + search_index_problems(db)
     same = snapshot(db) == reference
     print(f"\n{killed} SIGKILLs at random moments over {runs} runs of `docqa index` on {args.files} files")
     print(f"inconsistent states after a kill: {bad_states}")

@@ -9,8 +9,9 @@ public half's paragraphs, one file each, whose questions are then asked.
 
 After each tranche it records the run's time, the database size, the peak resident memory
 of the indexing process and of its conversion workers (sampled every 0.1 s with psutil),
-and the latency and recall@20 of the SQuAD questions (top 20, for several retriever.max_postings
-budgets and for exact ranking). Then it indexes one large text file into a
+and the latency and recall@20 of the SQuAD questions (top 20: the default tantivy backend,
+unrestricted and with --file on the SQuAD folder, and FTS5 exact and with several
+retriever.max_postings budgets). Then it indexes one large text file into a
 database of its own and records its peak memory (streamed: it must stay under 1 GB).
 
     python bench/scale.py [--passages 1000000] [--queries 500] [--large-text-mb 300] [--workdir DIR]
@@ -107,15 +108,15 @@ def index(paths: list[Path], db: Path, config: Path | None = None) -> dict:
     return {"seconds": seconds, "report": report, "main_mb": sampler.main_mb, "worker_mb": sampler.worker_mb, "total_mb": sampler.total_mb}
 
 
-def ask(db: Path, questions, paragraph_files: list[str], max_postings: int | None) -> dict:  # type: ignore[no-untyped-def]
+def ask(db: Path, questions, paragraph_files: list[str], engine: str, max_postings: int | None = None, **restrict) -> dict:  # type: ignore[no-untyped-def]
     from store.document_store import SQLiteDocumentStore
 
     store = SQLiteDocumentStore(db, create=False)
-    store.bm25_retrieval(questions[0].question, 20, max_postings=max_postings)  # warm the page cache
+    store.bm25_retrieval(questions[0].question, 20, max_postings=max_postings, engine=engine, **restrict)  # warm the page cache
     times, hits = [], 0
     for q in questions:
         started = time.perf_counter()
-        docs = store.bm25_retrieval(q.question, 20, max_postings=max_postings)
+        docs = store.bm25_retrieval(q.question, 20, max_postings=max_postings, engine=engine, **restrict)
         times.append(time.perf_counter() - started)
         hits += any(d.meta.get("file_path") == paragraph_files[q.paragraph] for d in docs)
     store.close()
@@ -164,7 +165,7 @@ def main() -> None:
 
     rows = []
     synthetic_done = pdf_done = 0
-    checkpoints = [c for c in (10_000, 100_000, args.passages) if c <= args.passages]
+    checkpoints = sorted({c for c in (10_000, 100_000, args.passages) if c <= args.passages})  # --passages 100000: twice
     total_passages = 0
     for tranche, checkpoint in enumerate(checkpoints):
         # About 1 passage in 20 from PDFs; the rest synthetic text, topped up until the
@@ -191,7 +192,13 @@ def main() -> None:
             "new_passages": new_passages, "index_s": seconds, "passages_per_s": new_passages / seconds, "db_mb": size / 1e6,
             "main_mb": max(r["main_mb"] for r in runs), "worker_mb": max(r["worker_mb"] for r in runs),
             "total_mb": max(r["total_mb"] for r in runs),
-            "queries": {str(b): ask(db, questions, paragraph_files, b) for b in [*budgets, None]},
+            "tantivy_mb": sum(p.stat().st_size for p in Path(f"{db}.tantivy").glob("*")) / 1e6,
+            "queries": {
+                "tantivy (default)": ask(db, questions, paragraph_files, "tantivy"),
+                "tantivy, --file 'squad/*'": ask(db, questions, paragraph_files, "tantivy", paths=[f"{squad}/*"]),
+                **{f"fts5, max_postings {b:,}": ask(db, questions, paragraph_files, "fts5", b) for b in budgets},
+                "fts5 exact (null)": ask(db, questions, paragraph_files, "fts5"),
+            },
         }
         rows.append(row)
         print(json.dumps(row), file=sys.stderr)
@@ -207,19 +214,18 @@ def main() -> None:
         print(json.dumps(large), file=sys.stderr)
 
     print(f"\n`docqa index` (one worker per core, {os.cpu_count()} cores); {len(questions)} SQuAD questions, top 20\n")
-    print("| passages | files indexed (runs) | index s | passages/s | database MB | peak RSS MB: indexer | one worker | all processes |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| passages | files indexed (runs) | index s | passages/s | database MB | tantivy index MB | peak RSS MB: indexer | one worker | all processes |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['passages']:,} | {r['indexed_files']:,} ({r['runs']}) | {r['index_s']:.0f} | {r['passages_per_s']:,.0f} | "
-            f"{r['db_mb']:,.0f} | {r['main_mb']:.0f} | {r['worker_mb']:.0f} | {r['total_mb']:.0f} |"
+            f"{r['db_mb']:,.0f} | {r['tantivy_mb']:,.0f} | {r['main_mb']:.0f} | {r['worker_mb']:.0f} | {r['total_mb']:.0f} |"
         )
-    print("\n| passages | retriever.max_postings | median ms | p99 ms | recall@20 |")
-    print("|---:|---:|---:|---:|---:|")
+    print("\n| passages | retriever | median ms | p99 ms | recall@20 |")
+    print("|---:|---|---:|---:|---:|")
     for r in rows:
-        for budget, q in r["queries"].items():
-            label = "exact (null)" if budget == "None" else f"{int(budget):,}"
-            print(f"| {r['passages']:,} | {label} | {q['median_ms']:.1f} | {q['p99_ms']:.1f} | {q['recall20']:.3f} |")
+        for name, q in r["queries"].items():
+            print(f"| {r['passages']:,} | {name} | {q['median_ms']:.1f} | {q['p99_ms']:.1f} | {q['recall20']:.3f} |")
     if large is not None:
         print(f"\nOne {large['mb']:.0f} MB text file: {large['passages']:,} passages in {large['seconds']:.0f} s, peak RSS {large['peak_mb']:.0f} MB")
     json.dump({"rows": rows, "large": large}, open(work / "scale.json", "w"), indent=2)

@@ -118,6 +118,22 @@ def index_paths(
     that cannot be written (full disk, read-only file) stops the run too: every later file
     would fail the same way. The report carries the error; what was committed is kept.
     """
+    # One transaction per file, as ever; the search index beside the database catches up in
+    # batches and at the end, not after each file (a commit per file would halve throughput).
+    with store.bulk():
+        return _index_paths(store, paths, options, workers=workers, prune=prune, show_progress=show_progress, ray_address=ray_address)
+
+
+def _index_paths(
+    store: SQLiteDocumentStore,
+    paths: Iterable[str | os.PathLike[str]],
+    options: IngestOptions,
+    *,
+    workers: int | None,
+    prune: bool,
+    show_progress: bool,
+    ray_address: str | None,
+) -> IndexReport:
     started = time.perf_counter()
     roots = [os.path.abspath(p) for p in paths]
     report = IndexReport()

@@ -79,14 +79,14 @@ class ReaderConfig:
             raise ValueError(f"batch_tokens must be >= max_seq_len ({self.max_seq_len}), got {self.batch_tokens}")
 
 
-_BACKENDS = ("fts5", "rank_bm25")
+_BACKENDS = ("tantivy", "fts5", "rank_bm25")
 
 
 @dataclass(frozen=True)
 class RetrieverConfig:
     __pydantic_config__ = _STRICT
 
-    backend: str = "fts5"
+    backend: str = "tantivy"
     top_k: int = 20
     max_postings: int | None = 50_000
 

@@ -108,8 +108,9 @@ def index_paragraphs(paragraphs: Sequence[str], db: Path, options: IngestOptions
     from ingest.indexer import index_text
 
     store = SQLiteDocumentStore(db)
-    for i, text in enumerate(paragraphs):
-        index_text(store, paragraph_name(i), text, options)
+    with store.bulk():
+        for i, text in enumerate(paragraphs):
+            index_text(store, paragraph_name(i), text, options)
     return store
 
 

@@ -1,7 +1,9 @@
-"""BM25 retrieval as Haystack components: over the store's FTS5 index, or with rank-bm25.
+"""BM25 retrieval as Haystack components: over the store's indexes, or with rank-bm25.
 
-`BM25Retriever` (the default, `retriever.backend: fts5`) asks SQLite: nothing is loaded into
-memory at start-up, and passages indexed a moment ago are found at once.
+`BM25Retriever` asks the store: nothing is loaded into memory at start-up, and passages
+indexed a moment ago are found at once. With `retriever.backend: tantivy` (the default) it
+ranks with the tantivy index beside the database (exact top k, fast at millions of
+passages); with `fts5`, with SQLite's FTS5 index (exact, or cut by `max_postings`).
 `RankBM25Retriever` (`backend: rank_bm25`) builds rank-bm25's in-memory index from the
 store's passages with the same tokenizer policy (store.terms); it serves as the reference
 the FTS5 ranking is tested against, and for small collections that want Okapi BM25 as
@@ -73,23 +75,32 @@ class _StoreRetriever:
 
 @component
 class BM25Retriever(_StoreRetriever):
-    """Passages for a query by BM25 over the store's FTS5 index.
+    """Passages for a query by BM25 over one of the store's indexes.
 
-    `max_postings`: see SQLiteDocumentStore.bm25_retrieval (None ranks with every word).
+    `engine`: "tantivy" or "fts5"; `max_postings` (fts5 only): see
+    SQLiteDocumentStore.bm25_retrieval (None ranks with every word).
     """
 
-    def __init__(self, document_store: SQLiteDocumentStore, top_k: int = 20, max_postings: int | None = None) -> None:
+    def __init__(
+        self, document_store: SQLiteDocumentStore, top_k: int = 20, max_postings: int | None = None, engine: str = "tantivy"
+    ) -> None:
         # Explicit base call: @component rebuilds the class, which breaks zero-argument super().
         _StoreRetriever.__init__(self, document_store, top_k)
+        if engine not in ("tantivy", "fts5"):
+            raise ValueError(f"engine must be 'tantivy' or 'fts5', got {engine!r}")
         self.max_postings = max_postings
+        self.engine = engine
 
     def _parameters(self) -> dict[str, Any]:
-        return {**_StoreRetriever._parameters(self), "max_postings": self.max_postings}
+        return {**_StoreRetriever._parameters(self), "max_postings": self.max_postings, "engine": self.engine}
 
     def _retrieve(
         self, query: str, top_k: int, filters: dict[str, Any] | None, paths: list[str] | None, file_ids: list[int] | None
     ) -> list[Document]:
-        return self.document_store.bm25_retrieval(query, top_k, filters, paths=paths, file_ids=file_ids, max_postings=self.max_postings)
+        max_postings = self.max_postings if self.engine == "fts5" else None
+        return self.document_store.bm25_retrieval(
+            query, top_k, filters, paths=paths, file_ids=file_ids, max_postings=max_postings, engine=self.engine
+        )
 
 
 @component
@@ -113,7 +124,7 @@ class RankBM25Retriever(_StoreRetriever):
 
     def check_restrictions(self, filters: dict[str, Any] | None, paths: list[str] | None, file_ids: list[int] | None) -> None:
         if filters or paths or file_ids:
-            raise FilterError("filters and --file patterns need retriever.backend fts5; rank_bm25 searches every passage")
+            raise FilterError("filters and --file patterns need retriever.backend tantivy or fts5; rank_bm25 searches every passage")
 
     def _retrieve(
         self, query: str, top_k: int, filters: dict[str, Any] | None, paths: list[str] | None, file_ids: list[int] | None
@@ -129,6 +140,6 @@ class RankBM25Retriever(_StoreRetriever):
 
 def make_retriever(store: SQLiteDocumentStore, config: RetrieverConfig) -> BM25Retriever | RankBM25Retriever:
     """The retriever `config.backend` names, over `store`."""
-    if config.backend == "fts5":
-        return BM25Retriever(store, top_k=config.top_k, max_postings=config.max_postings)
+    if config.backend in ("tantivy", "fts5"):
+        return BM25Retriever(store, top_k=config.top_k, max_postings=config.max_postings, engine=config.backend)
     return RankBM25Retriever(store, top_k=config.top_k)

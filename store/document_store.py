@@ -5,7 +5,8 @@ store.haystack_compat), so opening a store and checking files for changes stays 
 `file_id`, `page_number`, `split_id` and `split_idx_start` (kept in columns, so they can be
 filtered and joined) plus any user metadata; a document written through the protocol keeps
 its `meta` exactly as given. Every write is one transaction, and the FTS5 index follows the
-passages table through triggers inside it.
+passages table through triggers inside it; the tantivy index beside the database
+(store.search_index) catches up after each write (or in batches, inside `bulk()`).
 """
 
 from __future__ import annotations
@@ -42,11 +43,21 @@ if TYPE_CHECKING:
     from haystack import Document
     from haystack.document_stores.types import DuplicatePolicy
 from store.schema import FileRow, PassageRow, integrity_check, open_engine
+from store.search_index import Hit, SearchIndex
 
 # Ids per `IN (...)`: well under SQLite's limit on bound parameters.
 _ID_CHUNK = 10_000
 # Passages per INSERT when a file's passages arrive as a stream.
 _INSERT_BATCH = 1_000
+# Restrictions (filters, --file) that may keep many passages are first checked on this many x
+# top_k of the best passages without them; at 5, one that keeps a third of the passages or
+# more is nearly always answered by that first query (bench/retrieval.py).
+_PROBE = 5
+# A file restriction holding more than this share of the passages is probed first; a smaller
+# one goes straight into tantivy's query, where it costs less the less it selects.
+_BROAD = 0.3
+# --file selections remembered per store.
+_SELECTIONS = 64
 
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
@@ -72,6 +83,9 @@ class SQLiteDocumentStore:
         # common term's documents by reading its whole posting list, so counts are kept
         # (a little staleness only shifts which words a query leaves out).
         self._frequency: dict[str, int] = {}
+        self._search = SearchIndex(self.path, self._engine)
+        # --file selections resolved to file ids, by the database change they were resolved at.
+        self._selections: dict[tuple[Any, ...], tuple[int, set[int], int]] = {}
 
     # -- Haystack DocumentStore protocol -------------------------------------------------
 
@@ -109,28 +123,49 @@ class SQLiteDocumentStore:
         paths: list[str] | None = None,
         file_ids: list[int] | None = None,
         max_postings: int | None = None,
+        engine: str = "tantivy",
     ) -> list[Document]:
         """The `top_k` passages that best match the words of `query`, best first.
 
-        Ranked by FTS5's bm25() (Robertson's BM25, k1 = 1.2, b = 0.75) over the question's
-        non-stopword words, OR-ed (store.terms.match_expression); each Document's score is
-        -bm25(), so higher is better. `filters` are Haystack filters; `paths` are glob
-        patterns on the file path (any may match); `file_ids` restrict to those files.
+        BM25 (k1 = 1.2, b = 0.75) over the question's non-stopword words, OR-ed, with
+        docqa's one tokenizer policy (store.terms); each Document's score is its BM25 score,
+        higher is better. `filters` are Haystack filters; `paths` are glob patterns on the
+        file path (any may match); `file_ids` restrict to those files.
 
+        `engine` "tantivy" (the default) ranks with the index beside the database
+        (store.search_index): the exact top k, skipping the passages that cannot reach it.
+        Its IDF is Lucene's ln(1 + (N - n + 0.5) / (n + 0.5)), FTS5's the same without the
+        1 +, so a word in most passages still counts a little; for the rare words that carry
+        a question the two agree to a few hundredths of a point. While that index is behind
+        the database and another process is writing it, FTS5 answers instead (exact too).
+
+        `engine` "fts5" ranks with FTS5's bm25() (Robertson's BM25; the score is -bm25()).
         FTS5 scores every passage that holds any query word, so a word found in a large
         share of a big collection dominates the cost while adding little to the ranking (its
-        IDF is small). With `max_postings`, the words are taken rarest first while the
-        passages holding them add up to at most that many (the rarest word always), and the
-        rest are left out of the query. Collections where the words' postings stay under the
-        budget are ranked exactly.
+        IDF is small). With `max_postings` (fts5 only), the words are taken rarest first
+        while the passages holding them add up to at most that many (the rarest word
+        always), and the rest are left out of the query. Collections where the words'
+        postings stay under the budget are ranked exactly.
         """
         from store.terms import match_expression, query_words
 
         check_sqlite_int("top_k", check_count("top_k", top_k))
         for file_id in file_ids or ():
             check_sqlite_int("file_ids", file_id)
+        if engine not in ("tantivy", "fts5"):
+            raise ValueError(f"engine must be 'tantivy' or 'fts5', got {engine!r}")
+        if engine == "tantivy" and max_postings is not None:
+            raise ValueError("max_postings applies to engine 'fts5' only: tantivy ranks with every word at no extra cost")
         words = query_words(query)
-        if max_postings is not None and len(words) > 1:
+        if engine == "tantivy":
+            if filters:
+                from store.filters import to_sql
+
+                to_sql(filters, _resolve_field)  # a malformed filter fails the same way on either engine
+            found = self._tantivy_retrieval(words, top_k, filters, paths, file_ids)
+            if found is not None:
+                return found
+        elif max_postings is not None and len(words) > 1:
             words = self._within_postings(words, max_postings)
         expression = match_expression(words)
         if expression is None:
@@ -165,6 +200,109 @@ class SQLiteDocumentStore:
         )
         with self._engine.connect() as conn:
             return [_to_document(row, score=row.score) for row in conn.execute(query_)]
+
+    def _tantivy_retrieval(
+        self, words: list[str], top_k: int, filters: dict[str, Any] | None, paths: list[str] | None, file_ids: list[int] | None
+    ) -> list[Document] | None:
+        """bm25_retrieval by the tantivy index; None when it is behind and cannot catch up now.
+
+        A restriction to files (`paths`, `file_ids`; the files table is small) goes into
+        tantivy's query as a set of file ids, applied while scoring: cheap when it selects
+        few passages. One that selects many (over _BROAD of them) is first tried on the best
+        _PROBE x top_k passages without it: when at least `top_k` of those pass they are the
+        answer, since whatever ranks below them cannot come first. Haystack filters may name
+        any passage's metadata, so SQLite decides them: on the probe's passages first, and
+        only when too few pass, on every passage, whose pks then restrict tantivy's query.
+        """
+        from store.terms import terms
+
+        stems = list(dict.fromkeys(stem for word in words for stem in terms(word)))
+        if not stems:
+            return []
+        snapshot = self._search.snapshot()
+        if snapshot is None:
+            return None
+        if not (filters or paths or file_ids is not None):
+            return self._documents_by_pk(snapshot.search(stems, top_k))
+        only_files = None
+        broad = True
+        if paths or file_ids is not None:
+            only_files, passages = self._files_selected(paths, file_ids, snapshot.generation)
+            if not only_files:
+                return []
+            broad = passages > _BROAD * snapshot.passages
+        condition = None
+        if filters:
+            from store.filters import to_sql
+
+            condition = to_sql(filters, _resolve_field)
+        if broad:
+            probe = _PROBE * top_k
+            ranked = snapshot.search(stems, probe)
+            kept = [hit for hit in ranked if only_files is None or hit.file_id in only_files]
+            if condition is not None:
+                passing = self._passing(condition, [hit.pk for hit in kept])
+                kept = [hit for hit in kept if hit.pk in passing]
+            if len(kept) >= top_k or len(ranked) < probe:
+                return self._documents_by_pk(kept[:top_k])
+        pks = None
+        if condition is not None:
+            with self._engine.connect() as conn:
+                query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
+                if only_files is not None:
+                    query = query.where(PassageRow.file_id.in_(only_files))
+                pks = list(conn.execute(query).scalars())
+            if not pks:
+                return []
+        return self._documents_by_pk(snapshot.search(stems, top_k, file_ids=only_files, pks=pks))
+
+    def _files_selected(self, paths: list[str] | None, file_ids: list[int] | None, generation: int) -> tuple[set[int], int]:
+        """The ids of the files that `paths` (globs, any may match) and `file_ids` select, and
+        how many passages they hold; kept until the database next changes (a question asked
+        again with the same --file costs no SQL)."""
+        key = (tuple(paths or ()), None if file_ids is None else tuple(file_ids))
+        cached = self._selections.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1], cached[2]
+        query = select(FileRow.id)
+        if paths:
+            query = query.where(or_(*(FileRow.path.op("GLOB")(pattern) for pattern in paths)))
+        if file_ids is not None:
+            query = query.where(FileRow.id.in_(file_ids))
+        with self._engine.connect() as conn:
+            ids = set(conn.execute(query).scalars())
+            passages = conn.execute(select(func.count()).select_from(PassageRow).where(PassageRow.file_id.in_(query))).scalar_one() if ids else 0
+        if len(self._selections) >= _SELECTIONS:
+            self._selections.clear()
+        self._selections[key] = (generation, ids, passages)
+        return ids, passages
+
+    def _passing(self, condition: ColumnElement[bool], pks: list[int]) -> set[int]:
+        """Which of `pks` satisfy `condition`."""
+        passing: set[int] = set()
+        with self._engine.connect() as conn:
+            for i in range(0, len(pks), _ID_CHUNK):
+                chunk = pks[i : i + _ID_CHUNK]
+                query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(PassageRow.pk.in_(chunk), condition)
+                passing.update(conn.execute(query).scalars())
+        return passing
+
+    def _documents_by_pk(self, ranked: list[Hit]) -> list[Document]:
+        """Documents for tantivy's hits, in their order; a passage deleted meanwhile is left out."""
+        if not ranked:
+            return []
+        query = self._select_documents().add_columns(PassageRow.pk).where(PassageRow.pk.in_([hit.pk for hit in ranked]))
+        with self._engine.connect() as conn:
+            rows = {row.pk: row for row in conn.execute(query)}
+        return [_to_document(rows[hit.pk], score=hit.score) for hit in ranked if hit.pk in rows]
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Many writes in a row (an indexing run): the tantivy index catches up in batches and
+        at the end of the block rather than after every transaction. A crash inside it loses
+        nothing: what the index missed is in SQLite's change log, applied on the next open."""
+        with self._search.bulk():
+            yield
 
     def _within_postings(self, words: list[str], budget: int) -> list[str]:
         """`words` rarest first, as many as keep their postings within `budget` (at least one)."""
@@ -348,6 +486,16 @@ class SQLiteDocumentStore:
         """["ok"] when SQLite's and the FTS5 index's integrity checks both pass."""
         return integrity_check(self._engine)
 
+    def search_index_check(self, sample: int = 50) -> list[str]:
+        """["ok"] when the tantivy index beside the database holds exactly its passages (after
+        catching up), checked by count and by the passages of `sample` of their terms."""
+        from store.terms import words
+
+        with self._engine.connect() as conn:
+            texts = conn.execute(select(PassageRow.text).order_by(func.random()).limit(sample)).scalars()
+            sample_words = sorted({word for t in texts for word in words(t)[:3]})
+        return self._search.check(sample_words[:sample])
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -359,6 +507,7 @@ class SQLiteDocumentStore:
         with self._engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
             yield conn
         self._frequency.clear()
+        self._search.after_write()
 
     @staticmethod
     def _upsert_file(
@@ -401,6 +550,9 @@ class SQLiteDocumentStore:
             PassageRow.start,
             FileRow.path,
         ).select_from(PassageRow.__table__.outerjoin(FileRow.__table__))
+
+
+_PASSAGES_WITH_FILES = PassageRow.__table__.outerjoin(FileRow.__table__)
 
 
 def _resolve_field(name: str) -> ColumnElement[Any]:

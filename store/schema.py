@@ -4,13 +4,16 @@ One SQLite file holds everything. `files` knows each indexed (or failed) file by
 content hash; `passages` holds the passages with their character span in the file's
 extracted text; `passages_fts` is an external-content FTS5 index over passage text, kept in
 step with `passages` by triggers, so every write to `passages` updates it inside the same
-transaction and the two can never disagree after a crash.
+transaction and the two can never disagree after a crash. Triggers also log every changed
+passage in `passage_changes`, in the same transaction: the tantivy index beside the database
+(store.search_index) applies and clears that log, so it can always tell what it has missed.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,6 +92,46 @@ class PassageRow(Base):
     __table_args__ = (Index("passages_file_ordinal", "file_id", "ordinal"),)
 
 
+# passage_changes.op: what happened to the passage (store.search_index deletes a passage from
+# its index before adding it again only when it may be there).
+CHANGE_INSERT, CHANGE_DELETE, CHANGE_UPDATE = 0, 1, 2
+
+
+class PassageChangeRow(Base):
+    """A passage written or deleted since the search index beside the database last caught up."""
+
+    __tablename__ = "passage_changes"
+    # AUTOINCREMENT: ids only grow, even after the log is cleared, so "the last change applied"
+    # is a position in the database's history (sqlite_sequence holds the last one).
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pk: Mapped[int]  # passages.pk, not a foreign key: a deleted passage's change must stay
+    op: Mapped[int]
+
+
+class DatabaseIdRow(Base):
+    """One row: a random id given to the database when it is made, so that the index beside it
+    can tell its own database from another one made at the same path since."""
+
+    __tablename__ = "database_id"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str]
+
+
+_CHANGES_DDL = [
+    f"""CREATE TRIGGER passage_changes_ai AFTER INSERT ON passages BEGIN
+        INSERT INTO passage_changes(pk, op) VALUES (new.pk, {CHANGE_INSERT});
+    END""",
+    f"""CREATE TRIGGER passage_changes_ad AFTER DELETE ON passages BEGIN
+        INSERT INTO passage_changes(pk, op) VALUES (old.pk, {CHANGE_DELETE});
+    END""",
+    f"""CREATE TRIGGER passage_changes_au AFTER UPDATE OF text, file_id ON passages BEGIN
+        INSERT INTO passage_changes(pk, op) VALUES (new.pk, {CHANGE_UPDATE});
+    END""",
+]
+
 _FTS_DDL = [
     f"""CREATE VIRTUAL TABLE passages_fts USING fts5(
         text, content='passages', content_rowid='pk', tokenize='{FTS_TOKENIZER}')""",
@@ -160,10 +203,11 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         assert raw is not None
         # One statement, so one snapshot: read one by one, they could straddle another
         # process's schema commit (no tables yet, then tables but version 0).
-        tables, version, app_id, files_sql = raw.execute(
+        tables, version, app_id, files_sql, has_database_id = raw.execute(
             "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
-            "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files')"
+            "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'), "
+            "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'database_id')"
         ).fetchone()
         if tables == 0 and version == 0:
             if not create:
@@ -179,6 +223,8 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
             )
         if not _never_reuses_ids(files_sql):
             _upgrade(conn)
+        if not has_database_id:
+            _add_change_log(conn)
 
 
 def _create(conn: Any) -> None:
@@ -192,8 +238,9 @@ def _create(conn: Any) -> None:
         if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
             return
         Base.metadata.create_all(conn)
-        for ddl in _FTS_DDL:
+        for ddl in _FTS_DDL + _CHANGES_DDL:
             conn.exec_driver_sql(ddl)
+        conn.execute(DatabaseIdRow.__table__.insert().values(id=1, uuid=uuid.uuid4().hex))
         conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
         conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -233,6 +280,26 @@ def _upgrade(conn: Any) -> None:
                 raise StoreError(f"cannot upgrade the files table: {len(problems)} passages would lose their file (PRAGMA foreign_key_check)")
     finally:
         raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _add_change_log(conn: Any) -> None:
+    """Give a database made before the search index its change log, in place.
+
+    Compatible: releases before it write passages as they did, and the triggers log their
+    writes too. The log starts empty, and an index with no record of what it applied is
+    built from the passages (store.search_index), so nothing written before is missed. One
+    IMMEDIATE transaction with a second look inside it, as _upgrade().
+    """
+    with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'database_id'").scalar():
+            return
+        if not conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'passage_changes'").scalar():
+            PassageChangeRow.__table__.create(conn)
+            for ddl in _CHANGES_DDL:
+                conn.exec_driver_sql(ddl)
+        # Last, and in the same transaction: its presence says the rest is there.
+        DatabaseIdRow.__table__.create(conn)
+        conn.execute(DatabaseIdRow.__table__.insert().values(id=1, uuid=uuid.uuid4().hex))
 
 
 def _switch_to_wal(raw: sqlite3.Connection) -> None:

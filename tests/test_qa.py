@@ -105,7 +105,7 @@ def test_the_ranking_weighs_question_words_by_twenty_passages_retrieved_however_
 
 def test_retrievers_share_one_run_signature(qa):
     assert BM25Retriever.run is RankBM25Retriever.run
-    with pytest.raises(FilterError, match=r"^filters and --file patterns need retriever.backend fts5; rank_bm25 searches every passage$"):
+    with pytest.raises(FilterError, match=r"^filters and --file patterns need retriever.backend tantivy or fts5; rank_bm25 searches every passage$"):
         RankBM25Retriever(qa.store).run("railway", paths=["*.txt"])
 
 
@@ -113,7 +113,7 @@ def test_rank_bm25_backend_with_a_file_filter_is_a_clear_error(config, tmp_path)
     path = write_config(tmp_path / "c.yaml", config, retriever={"backend": "rank_bm25"})
     result = CliRunner().invoke(cli, ["ask", "What grind does espresso need?", "--config", str(path), "--file", "*.txt"])
     assert result.exit_code == 1
-    assert result.stderr == "Error: filters and --file patterns need retriever.backend fts5; rank_bm25 searches every passage\n"
+    assert result.stderr == "Error: filters and --file patterns need retriever.backend tantivy or fts5; rank_bm25 searches every passage\n"
     plain = CliRunner().invoke(cli, ["ask", "What grind does espresso need?", "--config", str(path), "--json"])
     assert plain.exit_code == 0 and json.loads(plain.stdout)["answers"]
 
@@ -123,7 +123,7 @@ def test_rank_bm25_backend_with_a_file_filter_is_a_clear_error(config, tmp_path)
     assert response.status_code == 422
     assert response.json()["error"] == {
         "field": "filters",
-        "message": "filters and --file patterns need retriever.backend fts5; rank_bm25 searches every passage",
+        "message": "filters and --file patterns need retriever.backend tantivy or fts5; rank_bm25 searches every passage",
     }
 
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from haystack import Document
 
 from pipeline.retriever import BM25Retriever, RankBM25Retriever
@@ -76,14 +78,15 @@ def test_scores_are_positive_and_sorted(store):
 
 
 def test_same_top_passages_as_rank_bm25(tmp_path, store):
-    # rank-bm25's BM25Okapi on the same tokens is the reference for FTS5's bm25().
+    # rank-bm25's BM25Okapi on the same tokens is the reference for FTS5's bm25() (tantivy's
+    # IDF is Lucene's: tests/test_search_index.py has its own reference).
     import random
 
     rng = random.Random(3)
     vocabulary = " ".join(TOPICS).split()
     corpus = TOPICS + [" ".join(rng.choice(vocabulary) for _ in range(rng.randint(8, 30))) for _ in range(60)]
     index(store, corpus)
-    fts5 = BM25Retriever(store, top_k=5)
+    fts5 = BM25Retriever(store, top_k=5, engine="fts5")
     reference = RankBM25Retriever(store, top_k=5)
     for question in ["Which locomotive came from Glasgow?", "coffee grind espresso", "tallest volcano Mars", "ice rings of Saturn", "flood viaduct stone arches"]:
         ours = [d.content for d in fts5.run(question)["documents"]]
@@ -127,9 +130,20 @@ def test_max_postings_leaves_the_most_common_words_out(store):
     common = [f"Passage {i} mentions the river and the city." for i in range(40)]
     rare = ["The Kestrel locomotive crossed the river into the city.", "A Kestrel is also a small falcon."]
     index(store, common + rare)
-    exact = store.bm25_retrieval("Kestrel river city", top_k=3)
+    exact = store.bm25_retrieval("Kestrel river city", top_k=3, engine="fts5")
     assert {d.content for d in exact[:2]} == set(rare) and len(exact) == 3
     # "river" and "city" occur in 41 passages each: over a budget of 10 only "kestrel" is searched.
-    pruned = store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=10)
+    pruned = store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=10, engine="fts5")
     assert {d.content for d in pruned} == set(rare)
-    assert store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=1000) == exact
+    assert store.bm25_retrieval("Kestrel river city", top_k=3, max_postings=1000, engine="fts5") == exact
+    with pytest.raises(ValueError, match="^max_postings applies to engine 'fts5' only"):
+        store.bm25_retrieval("Kestrel", top_k=3, max_postings=10)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127)))
+def test_ascii_words_are_split_as_the_unicode_rule_splits_them(text):
+    # store.terms takes a fast path for ASCII text; it must agree with unicode61's rule.
+    from store.terms import _TOKEN, fold, words
+
+    assert words(text) == _TOKEN.findall(fold(text))

@@ -1,0 +1,370 @@
+"""The tantivy index kept beside the database: exact BM25 top k without scoring every match.
+
+FTS5 scores every passage that holds any word of the question, so at a million passages a
+question with one common word costs hundreds of milliseconds. tantivy (a Lucene-like engine
+in Rust, through tantivy-py) keeps each posting list's block maxima and skips the blocks
+that cannot reach the current top k (block-max WAND), and still returns the exact top k.
+
+SQLite stays the one source of truth; this index is a cache of it that repairs itself:
+
+- the database's triggers (store.schema) append the pk of every passage inserted, deleted or
+  changed to `passage_changes`, inside the transaction that wrote the passage;
+- `sync()` reads the changes after the last one applied and each changed passage as SQLite
+  has it now, in one read snapshot, rewrites those passages here, commits, records the last
+  change applied in `docqa-index.json`, and only then clears the applied changes;
+- so a crash (kill -9) at any point leaves the changes it did not finish in the log, and the
+  next `sync()` (on the next write, or before the next search) applies them. Applying a
+  change twice is harmless because it re-reads the passage rather than replaying an
+  operation; `applying` in the record says a commit may have landed unrecorded, and then
+  every changed passage is deleted before it is added again.
+
+A search first checks that the index has applied every change SQLite committed; when it has
+not and cannot catch up now (another process holds tantivy's writer lock, e.g. a running
+`docqa index`), it answers None and the store ranks with FTS5, which is always exact.
+
+Passages are fed as docqa's own terms (store.terms: folded, Porter-stemmed, stopwords kept
+as FTS5 keeps them, so passage lengths are FTS5's) joined by spaces, and tantivy splits them
+on whitespace only: there is one tokenizer policy, and queries are the same terms.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from sqlalchemy import Engine, delete, func, select, text
+
+from store.errors import StoreError
+from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
+from store.terms import terms
+
+logger = logging.getLogger(__name__)
+
+# Written in the index folder; a missing or unreadable record means "rebuild".
+_RECORD = "docqa-index.json"
+_FORMAT = 1
+# tantivy's indexing memory before it writes a segment; one thread, since the indexer's
+# conversion workers already use the other cores. Flat whatever the collection's size.
+_WRITER_HEAP = 64_000_000
+# Inside bulk(): commit after this many changes or seconds, whichever comes first (each
+# commit writes a segment and an fsync; searches meanwhile fall back to FTS5 while behind).
+BULK_CHANGES = 50_000
+BULK_SECONDS = 10.0
+# Rows read per round trip when rebuilding or applying changes.
+_FETCH = 2_000
+
+
+class Hit(NamedTuple):
+    pk: int
+    score: float  # BM25, as tantivy computes it
+    file_id: int | None
+
+
+class Snapshot:
+    """One state of the index: every search on it sees the same passages."""
+
+    def __init__(self, searcher: Any, schema: Any, generation: int) -> None:
+        self._searcher = searcher
+        self._schema = schema
+        self.generation = generation  # the last database change it reflects
+        self.passages: int = searcher.num_docs
+
+    def search(self, stems: list[str], top_k: int, *, file_ids: Collection[int] | None = None, pks: Collection[int] | None = None) -> list[Hit]:
+        """The `top_k` best passages for the OR of `stems`, best first.
+
+        `file_ids` / `pks` restrict the passages (a term-set query on an indexed field, so the
+        restriction is applied while scoring, not after).
+        """
+        import tantivy
+
+        schema = self._schema
+        words = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "text", s, index_option="freq")) for s in dict.fromkeys(stems)]
+        )
+        clauses = [(tantivy.Occur.Must, words)]
+        for field, values in (("file_id", file_ids), ("pk", pks)):
+            if values is not None:
+                # A constant 0: the restriction selects, it must not add to the BM25 score.
+                only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(schema, field, list(values)), 0.0)
+                clauses.append((tantivy.Occur.Must, only))
+        query = words if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+        hits = self._searcher.search(query, limit=top_k, count=False).hits
+        if not hits:
+            return []
+        addresses = [address for _, address in hits]
+        pks_found = self._searcher.fast_field_values("pk", addresses)
+        files = self._searcher.fast_field_values("file_id", addresses)
+        return [Hit(pk, float(score), file_id) for (score, _), pk, file_id in zip(hits, pks_found, files)]
+
+
+class SearchIndex:
+    """The tantivy index of the passages of the database at `db_path`, in `<db_path>.tantivy/`.
+
+    Opening is cheap; the index is opened (or built) on first use.
+    """
+
+    def __init__(self, db_path: Path, engine: Engine) -> None:
+        self.folder = Path(f"{db_path}.tantivy")
+        self._engine = engine
+        self._index: Any = None
+        self._schema: Any = None
+        self._searcher: Any = None
+        self._searcher_applied: int | None = None
+        self._writer: Any = None  # held only inside bulk()
+        self._bulk = 0
+        self._last_sync = 0.0
+        self._checked = False  # the document count was compared with SQLite's once
+        self._database: str | None = None
+        # One thread at a time catches up or swaps the searcher (the HTTP API serves in threads).
+        self._lock = threading.RLock()
+
+    # -- searching -------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot | None:
+        """The index as of the last change SQLite committed (caught up first when it can);
+        None when it is behind and another process holds its writer: rank another way."""
+        with self._lock:
+            if not self._current():
+                return None
+            return Snapshot(self._searcher, self._schema, self._searcher_applied or 0)
+
+    def _current(self) -> bool:
+        """Whether the searcher reflects every change SQLite has committed (catching up if it can)."""
+        record = self._read_record()
+        with self._engine.connect() as conn:
+            last = _last_change(conn)
+            count = None if self._checked else conn.execute(select(func.count()).select_from(PassageRow)).scalar_one()
+        if record is None or record["applying"] is not None or record["applied"] != last:
+            return self.sync()
+        if self._searcher is None or self._searcher_applied != record["applied"]:
+            try:
+                self._open()
+            except (OSError, ValueError) as exc:
+                logger.warning("cannot open the search index %s (%s): FTS5 answers", self.folder, exc)
+                return False
+            self._index.reload()
+            self._searcher = self._index.searcher()
+            self._searcher_applied = record["applied"]
+        if count is not None:
+            if self._searcher.num_docs != count:
+                logger.warning("the search index %s holds %d passages, the database %d: rebuilding it", self.folder, self._searcher.num_docs, count)
+                return self.sync(rebuild=True)
+            self._checked = True
+        return True
+
+    def check(self, sample: list[str]) -> list[str]:
+        """["ok"] when, after catching up, the index holds exactly the database's passages and
+        finds for each word of `sample` (folded, unstemmed: FTS5 stems it, and Porter's stemmer
+        is not idempotent) exactly the passages FTS5 finds; else what differs."""
+        if not self.sync() or (snapshot := self.snapshot()) is None:
+            return ["the search index is being written by another process: not checked"]
+        import tantivy
+
+        searcher = snapshot._searcher
+
+        problems = []
+        with self._engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(PassageRow)).scalar_one()
+            if searcher.num_docs != count:
+                problems.append(f"the search index holds {searcher.num_docs} passages, the database {count}")
+            for word in sample:
+                fts = set(conn.execute(text("SELECT rowid FROM passages_fts WHERE passages_fts MATCH :q"), {"q": f'"{word}"'}).scalars())
+                stem = terms(word)[0]
+                query = tantivy.Query.term_query(self._schema, "text", stem, index_option="freq")
+                hits = searcher.search(query, limit=max(count, 1), count=False).hits
+                ours = set(searcher.fast_field_values("pk", [a for _, a in hits]))
+                if ours != fts:
+                    problems.append(f"{word!r}: the search index finds {len(ours)} passages, FTS5 {len(fts)} ({len(ours ^ fts)} differ)")
+        return problems or ["ok"]
+
+    # -- keeping up with SQLite ------------------------------------------------------------
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Hold the writer and commit every BULK_CHANGES changes or BULK_SECONDS (and at the end),
+        instead of after every transaction: many small files indexed in a row."""
+        self._bulk += 1
+        try:
+            yield
+        finally:
+            self._bulk -= 1
+            if self._bulk == 0:
+                try:
+                    self.sync()
+                finally:
+                    writer, self._writer = self._writer, None
+                    if writer is not None:
+                        writer.wait_merging_threads()  # let the segments merge before letting go
+
+    def after_write(self) -> None:
+        """Called after each committed write transaction of the store."""
+        if self._bulk:
+            if time.monotonic() - self._last_sync < BULK_SECONDS and self._pending() < BULK_CHANGES:
+                return
+        self.sync()
+
+    def sync(self, *, rebuild: bool = False) -> bool:
+        """Apply every change SQLite has committed that this index lacks; False when another
+        process holds the writer (that one applies them, or the next sync does)."""
+        with self._lock:
+            try:
+                return self._sync(rebuild=rebuild)
+            except (OSError, ValueError) as exc:  # tantivy reports I/O errors as ValueError
+                # The database has every change and its log keeps them: nothing is lost, and
+                # FTS5 answers until a sync succeeds.
+                self._writer = None
+                logger.warning("cannot update the search index %s (%s): FTS5 answers until it can", self.folder, exc)
+                return False
+
+    def _sync(self, *, rebuild: bool) -> bool:
+        writer = self._writer or self._take_writer()
+        if writer is None:
+            return False
+        try:
+            applied = self._apply(writer, rebuild=rebuild)
+        finally:
+            if self._bulk:
+                self._writer = writer
+            else:
+                self._writer = None
+                writer.wait_merging_threads()
+        self._last_sync = time.monotonic()
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                # Only after the record is written: a crash before this leaves changes that
+                # are applied again, harmlessly.
+                conn.execute(delete(PassageChangeRow).where(PassageChangeRow.id <= applied))
+        except StoreError as exc:  # a read-only database: the next writer clears them
+            logger.debug("applied changes left in the log of %s: %s", self.folder, exc)
+        self._index.reload()
+        self._searcher = self._index.searcher()
+        self._searcher_applied = applied
+        with self._engine.connect() as conn:
+            self._checked = self._searcher.num_docs == conn.execute(select(func.count()).select_from(PassageRow)).scalar_one() or self._checked
+        return True
+
+    def _apply(self, writer: Any, *, rebuild: bool) -> int:
+        import tantivy
+
+        record = self._read_record()
+        with self._engine.connect() as conn:
+            # One read transaction: the changes, the passages and the last change id are one
+            # snapshot of the database.
+            conn.execute(text("SELECT 1"))
+            last = _last_change(conn)
+            # applied -1: a rebuild was interrupted.
+            if record is None or rebuild or record["applied"] < 0 or record["applied"] > last:
+                logger.info("building the search index %s from the database", self.folder)
+                self._write_record(applied=-1, applying=last)
+                writer.delete_all_documents()
+                rows = conn.execute(select(PassageRow.pk, PassageRow.file_id, PassageRow.text).order_by(PassageRow.pk))
+            else:
+                since = record["applied"]
+                window = (PassageChangeRow.id > since) & (PassageChangeRow.id <= last)
+                replay = record["applying"] is not None
+                # A passage only ever inserted in the window cannot be in the index (its pk was
+                # free at `since`), unless an unrecorded commit already added it.
+                delete_all = replay
+                changed = conn.execute(
+                    select(PassageChangeRow.pk, func.max(PassageChangeRow.op != CHANGE_INSERT)).where(window).group_by(PassageChangeRow.pk)
+                ).all()
+                if not changed and not replay:
+                    self._write_record(applied=last, applying=None)
+                    return last
+                self._write_record(applied=since, applying=last)
+                for pk, removed in changed:
+                    if removed or delete_all:
+                        writer.delete_documents_by_term("pk", pk)
+                in_window = select(PassageChangeRow.pk).where(window)
+                rows = conn.execute(
+                    select(PassageRow.pk, PassageRow.file_id, PassageRow.text).where(PassageRow.pk.in_(in_window)).order_by(PassageRow.pk)
+                )
+            for row in rows:
+                document = tantivy.Document()
+                document.add_integer("pk", row.pk)
+                if row.file_id is not None:
+                    document.add_integer("file_id", row.file_id)
+                document.add_text("text", " ".join(terms(row.text)))
+                writer.add_document(document)
+        writer.commit()
+        self._write_record(applied=last, applying=None)
+        return last
+
+    def _pending(self) -> int:
+        record = self._read_record()
+        with self._engine.connect() as conn:
+            last = _last_change(conn)
+        return last - (record["applied"] if record else -1)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self._index is not None:
+            return
+        import tantivy
+
+        builder = tantivy.SchemaBuilder()
+        # freq, not positions: BM25 needs term frequencies only, and positions would double the index.
+        builder.add_text_field("text", tokenizer_name="whitespace", index_option="freq")
+        builder.add_integer_field("pk", indexed=True, fast=True)
+        builder.add_integer_field("file_id", indexed=True, fast=True)
+        self._schema = builder.build()
+        self.folder.mkdir(exist_ok=True)
+        try:
+            self._index = tantivy.Index(self._schema, path=str(self.folder))
+        except (OSError, ValueError) as exc:
+            # An index of another schema or a damaged one: it is only a cache of the database.
+            logger.warning("cannot open the search index %s (%s): building it again", self.folder, exc)
+            for child in self.folder.iterdir():
+                child.unlink()
+            self._index = tantivy.Index(self._schema, path=str(self.folder))
+        self._index.config_reader(reload_policy="Manual")
+
+    def _take_writer(self) -> Any:
+        self._open()
+        try:
+            return self._index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        except ValueError as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            logger.debug("the search index %s is being written by another process", self.folder)
+            return None
+
+    def _read_record(self) -> dict[str, Any] | None:
+        """What the index has applied, or None when it must be built (no record, a damaged
+        one, or one made for another database at this path)."""
+        try:
+            record = json.loads((self.folder / _RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("format") != _FORMAT or record.get("database") != self._database_id():
+            return None
+        return record
+
+    def _write_record(self, *, applied: int, applying: int | None) -> None:
+        # Written whole and renamed over the old one: a crash leaves the old or the new record.
+        path = self.folder / _RECORD
+        temporary = path.with_suffix(".tmp")
+        record = {"format": _FORMAT, "database": self._database_id(), "applied": applied, "applying": applying}
+        temporary.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(temporary, path)
+
+    def _database_id(self) -> str:
+        if self._database is None:
+            with self._engine.connect() as conn:
+                self._database = conn.execute(select(DatabaseIdRow.uuid)).scalar_one()
+        return self._database
+
+
+def _last_change(conn: Any) -> int:
+    """The id of the last change committed (AUTOINCREMENT's counter: it survives the log being cleared)."""
+    seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'passage_changes'")).scalar()
+    return int(seq or 0)
+
