@@ -156,13 +156,14 @@ class SQLiteDocumentStore:
             raise ValueError(f"engine must be 'tantivy' or 'fts5', got {engine!r}")
         if engine == "tantivy" and max_postings is not None:
             raise ValueError("max_postings applies to engine 'fts5' only: tantivy ranks with every word at no extra cost")
+        condition = None
+        if filters:
+            from store.filters import to_sql
+
+            condition = to_sql(filters, _resolve_field)  # a malformed filter fails the same way on either engine
         words = query_words(query)
         if engine == "tantivy":
-            if filters:
-                from store.filters import to_sql
-
-                to_sql(filters, _resolve_field)  # a malformed filter fails the same way on either engine
-            found = self._tantivy_retrieval(words, top_k, filters, paths, file_ids)
+            found = self._tantivy_retrieval(words, top_k, condition, paths, file_ids)
             if found is not None:
                 return found
         elif max_postings is not None and len(words) > 1:
@@ -172,11 +173,7 @@ class SQLiteDocumentStore:
             return []
         fts = table("passages_fts", column("rowid"), column("rank"))
         matches = literal_column("passages_fts").op("MATCH")(expression)
-        conditions = []
-        if filters:
-            from store.filters import to_sql
-
-            conditions.append(to_sql(filters, _resolve_field))
+        conditions = [] if condition is None else [condition]
         if paths:
             conditions.append(or_(*(FileRow.path.op("GLOB")(pattern) for pattern in paths)))
         if file_ids is not None:
@@ -202,9 +199,10 @@ class SQLiteDocumentStore:
             return [_to_document(row, score=row.score) for row in conn.execute(query_)]
 
     def _tantivy_retrieval(
-        self, words: list[str], top_k: int, filters: dict[str, Any] | None, paths: list[str] | None, file_ids: list[int] | None
+        self, words: list[str], top_k: int, condition: ColumnElement[bool] | None, paths: list[str] | None, file_ids: list[int] | None
     ) -> list[Document] | None:
         """bm25_retrieval by the tantivy index; None when it is behind and cannot catch up now.
+        `condition`: the Haystack filters as SQL (store.filters.to_sql), or None.
 
         A restriction to files (`paths`, `file_ids`; the files table is small) goes into
         tantivy's query as a set of file ids, applied while scoring: cheap when it selects
@@ -222,7 +220,7 @@ class SQLiteDocumentStore:
         snapshot = self._search.snapshot()
         if snapshot is None:
             return None
-        if not (filters or paths or file_ids is not None):
+        if not (condition is not None or paths or file_ids is not None):
             return self._documents_by_pk(snapshot.search(stems, top_k))
         only_files = None
         broad = True
@@ -231,11 +229,6 @@ class SQLiteDocumentStore:
             if not only_files:
                 return []
             broad = passages > _BROAD * snapshot.passages
-        condition = None
-        if filters:
-            from store.filters import to_sql
-
-            condition = to_sql(filters, _resolve_field)
         if broad:
             probe = _PROBE * top_k
             ranked = snapshot.search(stems, probe)
