@@ -84,7 +84,8 @@ def test_added_changed_moved_and_deleted_files_are_followed(watching):
     added.unlink()
     eventually(lambda: str(added) not in indexed(store), "a deleted file is forgotten")
     assert indexed(store) == {str(moved): "indexed"}
-    assert any(b.forgotten == [str(added)] for b in batches)
+    # The watcher reports a batch after the store has changed, so the report can trail the check above.
+    eventually(lambda: any(b.forgotten == [str(added)] for b in batches), "the deletion is reported")
 
 
 def test_a_folder_moved_in_or_removed_is_followed_whole(watching, tmp_path):
