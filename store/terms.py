@@ -61,7 +61,30 @@ def words(text: str) -> list[str]:
 def _stemmer():  # type: ignore[no-untyped-def]
     import Stemmer
 
-    return Stemmer.Stemmer("porter")
+    # Its own cache off: ours below.
+    return Stemmer.Stemmer("porter", 0)
+
+
+# Every word stemmed so far, and its stem. PyStemmer's own cache (10,000 words) is purged and
+# refilled over and over once a collection's vocabulary outgrows it: at 60,000 distinct words
+# stemming a 125-word passage took 160 us with it, 42 without, 33 with this dict (a lookup a
+# word). Started afresh past _STEMS_KEPT words (tens of MB), so memory stays bounded.
+_STEMS_KEPT = 500_000
+_stems: dict[str, str] = {}
+
+
+def _stem(tokens: list[str]) -> list[str]:
+    global _stems
+    stems = _stems  # a thread that starts the dict afresh leaves this one whole
+    try:
+        return [stems[t] for t in tokens]
+    except KeyError:
+        pass
+    if len(stems) > _STEMS_KEPT:
+        stems = _stems = {}
+    new = [t for t in dict.fromkeys(tokens) if t not in stems]
+    stems.update(zip(new, _stemmer().stemWords(new)))
+    return [stems[t] for t in tokens]
 
 
 def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
@@ -69,7 +92,7 @@ def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
     tokens = words(text)
     if drop_stopwords:
         tokens = [t for t in tokens if t not in STOPWORDS]
-    return _stemmer().stemWords(tokens)
+    return _stem(tokens)
 
 
 def query_words(question: str) -> list[str]:

@@ -69,6 +69,16 @@ def test_stemming_matches_inflected_forms(store):
     assert terms("Grinding roasted Amazônica") == ["grind", "roast", "amazonica"]
 
 
+def test_stems_stay_right_when_the_stem_cache_starts_afresh(monkeypatch):
+    import store.terms as module
+
+    monkeypatch.setattr(module, "_STEMS_KEPT", 2)
+    monkeypatch.setattr(module, "_stems", {})
+    assert terms("running dogs jumped running") == ["run", "dog", "jump", "run"]
+    assert terms("connections connected") == ["connect", "connect"]  # past the bound: a new cache
+    assert len(module._stems) <= 3
+
+
 def test_scores_are_positive_and_sorted(store):
     index(store, TOPICS)
     docs = store.bm25_retrieval("coffee grind", top_k=5)
