@@ -19,7 +19,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # A letter, a hyphen at the end of a line, then a letter: "docu-\nment" -> "document" when
 # the next letter is lower-case, "Franco-\nPrussian" -> "Franco-Prussian" when it is not.
 _HYPHENATED = re.compile(r"(?<=[^\W\d_])-[ \t]*\n\s*(?=([^\W\d_]))")
-_SPACE = re.compile(r"\s+")
+# A whitespace run that is not one plain space (those stay as they are): only these go
+# through _join(), a Python call each, which for every space of a text took most of the time.
+_SPACE = re.compile(r"\s{2,}|[^\S ]")
 
 
 # A whitespace run between two non-space characters, the first not a hyphen: cleaning

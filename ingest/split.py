@@ -55,14 +55,14 @@ def split_stream(pieces: Iterable[str], length: int, overlap: int) -> Iterator[S
     buffer, base = "", 0  # buffer holds the text from offset `base` on
     for piece in pieces:
         buffer += piece
-        words = [(m.start(), m.end()) for m in _WORD.finditer(buffer)]
+        words = [m.span() for m in _WORD.finditer(buffer)]
         # The last word may go on in the next piece, and the gap after it is unknown.
         if len(words) - 1 <= lookahead:
             continue
         first = yield from _cut(buffer, base, words, length, overlap, stop=len(words) - 1 - lookahead)
         keep = words[first][0]
         buffer, base = buffer[keep:], base + keep
-    words = [(m.start(), m.end()) for m in _WORD.finditer(buffer)]
+    words = [m.span() for m in _WORD.finditer(buffer)]
     yield from _cut(buffer, base, words, length, overlap, stop=len(words))
 
 

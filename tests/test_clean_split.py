@@ -15,6 +15,12 @@ def test_clean_joins_hyphenation_and_collapses_whitespace():
     assert clean(raw) == "The document was long.\n\nNew paragraph here. A line break. final Franco-Prussian"
 
 
+def test_clean_makes_every_lone_whitespace_character_a_space():
+    # Only runs that are not one plain space are rewritten: a lone newline, tab, no-break or
+    # ideographic space must still become " ".
+    assert clean("a\nb\tc\u00a0d\u3000e\rf  g \n h") == "a b c d e f g h"
+
+
 def test_clean_of_whitespace_is_empty():
     assert clean(" \n\n\t \x00 ") == ""
 
