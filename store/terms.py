@@ -46,7 +46,7 @@ def fold(text: str) -> str:
 
 # ASCII text (most of what is indexed): every character but a-z and 0-9 separates words, as
 # _TOKEN has it; str.translate + split does in 3 us what the Unicode regex does in 28 (a
-# 600-character passage), which is most of what the tantivy index adds to indexing.
+# 600-character passage), and the tantivy index tokenizes every passage indexed.
 _ASCII_SEPARATORS = str.maketrans({i: " " for i in range(128) if not chr(i).isalnum()})
 
 
