@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,18 +59,41 @@ def cpu_name() -> str:
 
 def squash(text: str) -> str:
     """Text as compared for 'the page holds the answer': lower case, no whitespace, dashes, hyphens
-    or accents (OCR reads `Llívia` as `Llivia` and `2005–2010` as `2005-2010` on the right page)."""
-    text = unicodedata.normalize("NFKD", join_accents(text)).lower()
+    or accents (OCR reads `Llívia` as `Llivia` and `2005–2010` as `2005-2010` on the right page;
+    pdfium reads pdflatex's T1 `Đ` as `ð`, and OCR reads it `D`)."""
+    text = unicodedata.normalize("NFKD", join_accents(text)).lower().translate(_BARRED)
     return "".join(ch for ch in text if not ch.isspace() and not unicodedata.combining(ch)
                    and unicodedata.category(ch) != "Pd" and ch not in "\u00ad\x02\ufffe")
 
 
+# Letters NFKD leaves whole that a reader of the page takes for their base letter.
+_BARRED = str.maketrans({"đ": "d", "ð": "d", "ø": "o", "ł": "l", "ħ": "h"})
+
+
 def page_texts(pdf: Path) -> list[str]:
+    """Each page's text as pdfium reads it, raw (content order, no layout), less what is set smaller
+    than the page's body: footnote marks (`Bowman.⁹ Bowman`) and footnotes, which docqa takes out of
+    the sentence and which content order can put inside a word (`loca… [footnote] …tions`)."""
     import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
 
     document = pdfium.PdfDocument(str(pdf))
     try:
-        return [squash(document[i].get_textpage().get_text_range()) for i in range(len(document))]
+        pages = []
+        for i in range(len(document)):
+            page = document[i]
+            textpage = page.get_textpage()  # held: its handle closes when the object goes
+            tp = textpage.raw
+            chars = [(chr(raw.FPDFText_GetUnicode(tp, j) or 0xFFFD), raw.FPDFText_GetFontSize(tp, j))
+                     for j in range(raw.FPDFText_CountChars(tp))]
+            sizes = Counter(round(size, 1) for ch, size in chars if ch.isalnum())
+            body = sizes.most_common(1)[0][0] if sizes else 0
+            # Both readings: an answer taken from a footnote is on its page too.
+            pages.append(squash("".join(ch for ch, size in chars if ch.isspace() or size >= 0.85 * body))
+                         + "\n" + squash("".join(ch for ch, _ in chars)))
+            textpage.close()
+            page.close()
+        return pages
     finally:
         document.close()
 
@@ -147,8 +171,9 @@ def _named_pages(records: list[dict], files: list[Path]) -> dict:
         if not pages or file_pages is None:
             continue
         checked += 1
-        named = "".join(file_pages[p - 1] for p in pages if 0 < p <= len(file_pages))
-        if squash(top["answer"]) in named:
+        named = [file_pages[p - 1].split("\n") for p in pages if 0 < p <= len(file_pages)]
+        answer = squash(top["answer"])
+        if any(answer in "".join(reading) for reading in zip(*named)):
             held += 1
         elif len(misses) < 20:
             misses.append({"id": r["id"], "answer": top["answer"], "file": Path(top["file"]).name, "pages": pages})
@@ -243,6 +268,8 @@ def main() -> None:
                         help="only time BEFORE's converter against this tree's, on the papers and on fpdf2's plain PDFs")
     parser.add_argument("--quality-only", action="store_true", help="only compare the converters' text of the papers (no questions)")
     parser.add_argument("--timing-repeats", type=int, default=3, help="alternating runs of the before/after converter timing (0: skip)")
+    parser.add_argument("--recheck-pages", action="store_true",
+                        help="only check again the named pages of the answers a run left in --out (after a change to the check)")
     args = parser.parse_args()
 
     data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
@@ -281,6 +308,16 @@ def main() -> None:
             sources[name] = [settable(p["context"], unsettable) for p in data[index]["paragraphs"]]
             titles[name] = data[index]["title"].replace("_", " ")
         print(json.dumps(text_quality(files["pdf"], sources, titles), indent=1))
+        return
+    if args.recheck_pages:
+        results = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+        for variant, r in results["variants"].items():
+            answers = args.out / f"{variant}-answers.jsonl"
+            if variant != "text" and answers.exists():
+                records = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
+                r.update(_named_pages(records, files[variant]))
+                print(variant, json.dumps({k: r[k] for k in ("answers_on_named_page", "answers_checked", "page_misses")}), flush=True)
+        (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
         return
     results: dict = {"articles": args.articles, "every": args.every, "offset": args.offset, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
                      "unsettable_characters": "".join(sorted(unsettable)), "variants": {}}
