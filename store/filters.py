@@ -63,8 +63,9 @@ def _comparison(condition: dict[str, Any], field: FieldResolver) -> ColumnElemen
         if not isinstance(value, list):
             raise FilterError(f"'{operator}' needs a list value, got {value!r} for field {name!r}")
         values = [_sql_value(v, name) for v in value]
-        matched = or_(false(), *(column.is_(v) for v in values))
-        return _two_valued(matched if operator == "in" else not_(matched))
+        matched = _two_valued(or_(false(), *(column.is_(v) for v in values)))
+        # Negated after the coalesce: SQLAlchemy 2.1 negates a lone `a IS b` into `a IS b`.
+        return matched if operator == "in" else not_(matched)
     if operator in _ORDERING:
         return _ordering(column, operator, value, name)
     raise FilterError(f"unknown comparison operator {operator!r} for field {name!r}")
@@ -86,7 +87,9 @@ def _ordering(column: ColumnElement[Any], operator: str, value: Any, name: str) 
         # anything that is not a date, so dates compare as instants rather than as strings.
         column, value = func.julianday(column), func.julianday(literal(value))
     else:
-        value = _sql_value(value, name)
+        # A boolean orders as the integer it is (Python's, and Haystack's, True > 0); SQLAlchemy
+        # would refuse `column < True`.
+        value = _sql_value(int(value) if isinstance(value, bool) else value, name)
     compare = {">": column > value, ">=": column >= value, "<": column < value, "<=": column <= value}[operator]
     return _two_valued(compare)
 

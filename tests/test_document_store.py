@@ -340,6 +340,15 @@ def test_metadata_keys_beyond_ascii_letters_are_filtered_on(document_store, key)
     assert [d.content for d in document_store.bm25_retrieval("alpha beta", 5, {"field": f"meta.{key}", "operator": "!=", "value": 1})] == ["beta"]
 
 
+@pytest.mark.parametrize("values", [["x"], ["x", "y"]])
+def test_not_in_keeps_what_in_leaves_out(document_store, values):
+    # With one value SQLAlchemy 2.1 negated `a IS 'x'` into `a IS 'x'`: `not in` kept what `in` kept.
+    document_store.write_documents([Document(id="x", content="alpha", meta={"k": "x"}), Document(id="1", content="alpha", meta={"k": 1}),
+                                    Document(id="none", content="alpha", meta={})])
+    kept = document_store.filter_documents({"field": "meta.k", "operator": "not in", "value": values})
+    assert sorted(d.id for d in kept) == ["1", "none"]
+
+
 @pytest.mark.parametrize("key", ['a"b', "a\x00b"])
 def test_metadata_keys_sqlite_paths_cannot_name_are_a_filter_error(document_store, key):
     # A NUL made SQLite refuse the JSON path (an OperationalError, a 500 over HTTP); a quote
