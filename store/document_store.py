@@ -163,7 +163,7 @@ class SQLiteDocumentStore:
             condition = to_sql(filters, _resolve_field)  # a malformed filter fails the same way on either engine
         words = query_words(query)
         if engine == "tantivy":
-            found = self._tantivy_retrieval(words, top_k, condition, paths, file_ids)
+            found = self._tantivy_retrieval(words, top_k, filters or None, condition, paths, file_ids)
             if found is not None:
                 return found
         elif max_postings is not None and len(words) > 1:
@@ -199,18 +199,26 @@ class SQLiteDocumentStore:
             return [_to_document(row, score=row.score) for row in conn.execute(query_)]
 
     def _tantivy_retrieval(
-        self, words: list[str], top_k: int, condition: ColumnElement[bool] | None, paths: list[str] | None, file_ids: list[int] | None
+        self,
+        words: list[str],
+        top_k: int,
+        filters: dict[str, Any] | None,
+        condition: ColumnElement[bool] | None,
+        paths: list[str] | None,
+        file_ids: list[int] | None,
     ) -> list[Document] | None:
         """bm25_retrieval by the tantivy index; None when it is behind and cannot catch up now.
-        `condition`: the Haystack filters as SQL (store.filters.to_sql), or None.
+        `condition`: the Haystack `filters` as SQL (store.filters.to_sql), or None.
 
         A restriction to files (`paths`, `file_ids`; the files table is small) goes into
         tantivy's query as a set of file ids, applied while scoring: cheap when it selects
         few passages. One that selects many (over _BROAD of them) is first tried on the best
         _PROBE x top_k passages without it: when at least `top_k` of those pass they are the
         answer, since whatever ranks below them cannot come first. Haystack filters may name
-        any passage's metadata, so SQLite decides them: on the probe's passages first, and
-        only when too few pass, on every passage, whose pks then restrict tantivy's query.
+        any passage's metadata: SQLite decides them on the probe's passages first; when too few
+        pass, tantivy applies them while scoring where they translate to its fields
+        (store.index_filters), and otherwise SQLite decides them on every passage, whose pks
+        then restrict tantivy's query.
         """
         from store.terms import terms
 
@@ -239,6 +247,12 @@ class SQLiteDocumentStore:
             if len(kept) >= top_k or len(ranked) < probe:
                 return self._documents_by_pk(kept[:top_k])
         pks = None
+        if filters is not None:
+            from store.index_filters import Translator
+
+            only = Translator(snapshot.schema, self._file_ids_with_path, snapshot.has_key).query(filters)
+            if only is not None:
+                return self._documents_by_pk(snapshot.search(stems, top_k, file_ids=only_files, only=only))
         if condition is not None:
             with self._engine.connect() as conn:
                 query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
@@ -269,6 +283,13 @@ class SQLiteDocumentStore:
             self._selections.clear()
         self._selections[key] = (generation, ids, passages)
         return ids, passages
+
+    def _file_ids_with_path(self, paths: list[str]) -> list[int]:
+        ids: list[int] = []
+        with self._engine.connect() as conn:
+            for i in range(0, len(paths), _ID_CHUNK):
+                ids.extend(conn.execute(select(FileRow.id).where(FileRow.path.in_(paths[i : i + _ID_CHUNK]))).scalars())
+        return ids
 
     def _passing(self, condition: ColumnElement[bool], pks: list[int]) -> set[int]:
         """Which of `pks` satisfy `condition`."""

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, delete, func, select, text
 
 from store.errors import StoreError
+from store.index_filters import SEPARATOR, STRUCTURAL_KEYS, meta_terms
 from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
 
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 1
+_FORMAT = 2  # 2: the fields filters are decided on (store.index_filters)
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
@@ -76,11 +77,13 @@ class Snapshot:
         self.generation = generation  # the last database change it reflects
         self.passages: int = searcher.num_docs
 
-    def search(self, stems: list[str], top_k: int, *, file_ids: Collection[int] | None = None, pks: Collection[int] | None = None) -> list[Hit]:
+    def search(
+        self, stems: list[str], top_k: int, *, file_ids: Collection[int] | None = None, pks: Collection[int] | None = None, only: Any = None
+    ) -> list[Hit]:
         """The `top_k` best passages for the OR of `stems`, best first.
 
-        `file_ids` / `pks` restrict the passages (a term-set query on an indexed field, so the
-        restriction is applied while scoring, not after).
+        `file_ids` / `pks` / `only` (a query: store.index_filters) restrict the passages; each
+        is applied while scoring, not after.
         """
         import tantivy
 
@@ -88,12 +91,11 @@ class Snapshot:
         words = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "text", s, index_option="freq")) for s in dict.fromkeys(stems)]
         )
-        clauses = [(tantivy.Occur.Must, words)]
-        for field, values in (("file_id", file_ids), ("pk", pks)):
-            if values is not None:
-                # A constant 0: the restriction selects, it must not add to the BM25 score.
-                only = tantivy.Query.const_score_query(tantivy.Query.term_set_query(schema, field, list(values)), 0.0)
-                clauses.append((tantivy.Occur.Must, only))
+        restrictions = [tantivy.Query.term_set_query(schema, field, list(values)) for field, values in (("file_id", file_ids), ("pk", pks)) if values is not None]
+        if only is not None:
+            restrictions.append(only)
+        # A constant 0: a restriction selects, it must not add to the BM25 score.
+        clauses = [(tantivy.Occur.Must, words)] + [(tantivy.Occur.Must, tantivy.Query.const_score_query(r, 0.0)) for r in restrictions]
         query = words if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
         hits = self._searcher.search(query, limit=top_k, count=False).hits
         if not hits:
@@ -102,6 +104,14 @@ class Snapshot:
         pks_found = self._searcher.fast_field_values("pk", addresses)
         files = self._searcher.fast_field_values("file_id", addresses)
         return [Hit(pk, float(score), file_id) for (score, _), pk, file_id in zip(hits, pks_found, files)]
+
+    def has_key(self, path: str) -> bool:
+        """Whether any passage's JSON meta has the key at `path` (store.index_filters.json_path)."""
+        return bool(self._searcher.doc_freq("meta_terms", path + SEPARATOR))
+
+    @property
+    def schema(self) -> Any:
+        return self._schema
 
 
 class SearchIndex:
@@ -251,8 +261,6 @@ class SearchIndex:
         return True
 
     def _apply(self, writer: Any, *, rebuild: bool) -> int:
-        import tantivy
-
         record = self._read_record()
         with self._engine.connect() as conn:
             # One read transaction: the changes, the passages and the last change id are one
@@ -264,7 +272,7 @@ class SearchIndex:
                 logger.info("building the search index %s from the database", self.folder)
                 self._write_record(applied=-1, applying=last)
                 writer.delete_all_documents()
-                rows = conn.execute(select(PassageRow.pk, PassageRow.file_id, PassageRow.text).order_by(PassageRow.pk))
+                rows = conn.execute(select(*_INDEXED).order_by(PassageRow.pk))
             else:
                 since = record["applied"]
                 window = (PassageChangeRow.id > since) & (PassageChangeRow.id <= last)
@@ -283,16 +291,9 @@ class SearchIndex:
                     if removed or delete_all:
                         writer.delete_documents_by_term("pk", pk)
                 in_window = select(PassageChangeRow.pk).where(window)
-                rows = conn.execute(
-                    select(PassageRow.pk, PassageRow.file_id, PassageRow.text).where(PassageRow.pk.in_(in_window)).order_by(PassageRow.pk)
-                )
+                rows = conn.execute(select(*_INDEXED).where(PassageRow.pk.in_(in_window)).order_by(PassageRow.pk))
             for row in rows:
-                document = tantivy.Document()
-                document.add_integer("pk", row.pk)
-                if row.file_id is not None:
-                    document.add_integer("file_id", row.file_id)
-                document.add_text("text", " ".join(terms(row.text)))
-                writer.add_document(document)
+                writer.add_document(_document(row))
         writer.commit()
         self._write_record(applied=last, applying=None)
         return last
@@ -315,6 +316,11 @@ class SearchIndex:
         builder.add_text_field("text", tokenizer_name="whitespace", index_option="freq")
         builder.add_integer_field("pk", indexed=True, fast=True)
         builder.add_integer_field("file_id", indexed=True, fast=True)
+        # What Haystack filters most often name (store.index_filters): indexed, not fast, since
+        # a filter's range is read from the postings.
+        builder.add_integer_field("page", indexed=True)
+        builder.add_integer_field("ordinal", indexed=True)
+        builder.add_text_field("meta_terms", tokenizer_name="raw", index_option="basic")
         self._schema = builder.build()
         self.folder.mkdir(exist_ok=True)
         try:
@@ -361,6 +367,27 @@ class SearchIndex:
             with self._engine.connect() as conn:
                 self._database = conn.execute(select(DatabaseIdRow.uuid)).scalar_one()
         return self._database
+
+
+_INDEXED = (PassageRow.pk, PassageRow.file_id, PassageRow.page, PassageRow.ordinal, PassageRow.meta, PassageRow.text)
+
+
+def _document(row: Any) -> Any:
+    import tantivy
+
+    document = tantivy.Document()
+    document.add_integer("pk", row.pk)
+    if row.file_id is not None:
+        # An indexed passage: its structural keys are columns, its JSON holds the user's keys.
+        document.add_integer("file_id", row.file_id)
+        for field, value in (("page", row.page), ("ordinal", row.ordinal)):
+            if value is not None:
+                document.add_integer(field, value)
+    if row.meta:
+        for term in meta_terms(row.meta, STRUCTURAL_KEYS if row.file_id is not None else ()):
+            document.add_text("meta_terms", term)
+    document.add_text("text", " ".join(terms(row.text)))
+    return document
 
 
 def _last_change(conn: Any) -> int:
