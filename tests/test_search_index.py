@@ -223,6 +223,16 @@ def test_an_index_that_cannot_be_written_leaves_fts5_to_answer(tmp_path, monkeyp
     assert store.search_index_check() == ["ok"]
 
 
+def _files_stored(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM files").fetchone()[0]
+    except sqlite3.Error:  # not made yet, or locked a moment
+        return 0
+
+
 def test_kill_9_while_indexing_then_ask_finds_what_sqlite_holds(tmp_path, tiny_model):
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -232,15 +242,20 @@ def test_kill_9_while_indexing_then_ask_finds_what_sqlite_holds(tmp_path, tiny_m
         (folder / f"{i:03d}.txt").write_text(f"Document {i} about {rng.choice(WORDS)}. " + " ".join(sentences), encoding="utf-8")
     db = tmp_path / "docqa.db"
     # Commits to the index every few changes, so that kills land before, during and after them;
-    # each file takes at least 30 ms, so that on a fast machine too the first three runs (at
-    # most 50 + 83 + 116 of the 300 files) are still indexing when they are killed.
+    # each file takes at least 30 ms, so that on a fast machine too a run is still indexing
+    # when the files it has stored reach the count it is killed at.
     setup = ("import sys, time, store.search_index as s, ingest.worker as w; s.BULK_CHANGES = 40; convert = w.convert_file; "
              "w.convert_file = lambda path, options: (time.sleep(0.03), convert(path, options))[1]; "
              "from pipeline.cli.main import main; sys.exit(main())")
     command = [sys.executable, "-c", setup, "index", str(folder), "--db", str(db), "--workers", "0"]
     kills = 0
-    for delay in (1.5, 2.5, 3.5, 5.0):
+    # Killed once the run has stored some files (a loaded machine may take seconds to start
+    # it), then after a delay that lands before, during or after one of its commits.
+    for stored, delay in ((20, 0.0), (60, 0.15), (110, 0.3), (170, 0.05)):
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while process.poll() is None and _files_stored(db) < stored and time.monotonic() < deadline:
+            time.sleep(0.02)
         time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
