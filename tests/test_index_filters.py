@@ -113,7 +113,11 @@ def test_what_may_differ_is_left_to_sqlite(tmp_path):
         assert kept_by_index(store, filters) is None, filters
 
 
-def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path):
+@pytest.mark.parametrize("probe", [5, 1], ids=["answered by the probe", "answered while scoring"])
+def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path, monkeypatch, probe):
+    from store import document_store
+
+    monkeypatch.setattr(document_store, "_PROBE", probe)
     store = make_store(tmp_path, random.Random(2), protocol=False)
     filters = {"operator": "AND", "conditions": [
         {"field": "meta.split_id", "operator": "<", "value": 2.5},
@@ -121,7 +125,16 @@ def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path
         {"field": "meta.lang", "operator": "!=", "value": "de"},
     ]}
     assert kept_by_index(store, filters) is not None
-    expected = store.bm25_retrieval("common word1 word2", top_k=3, filters=filters, engine="fts5")
-    found = store.bm25_retrieval("common word1 word2", top_k=3, filters=filters)
-    assert [d.id for d in found] == [d.id for d in expected]
+    from store.search_index import Snapshot
+
+    restricted = []
+    search = Snapshot.search
+    monkeypatch.setattr(Snapshot, "search", lambda self, *a, **k: restricted.append(k.get("only") is not None) or search(self, *a, **k))
+    # Every passage holds "common", and several have the same text (equal scores, which the
+    # two engines order differently): the top 6 are all that pass.
+    expected = store.bm25_retrieval("common word1 word2", top_k=6, filters=filters, engine="fts5")
+    found = store.bm25_retrieval("common word1 word2", top_k=6, filters=filters)
+    assert restricted == ([False] if probe == 5 else [False, True])  # the probe, then (if too few passed it) the filtered search
+    assert len(expected) == 6 and {d.id for d in found} == {d.id for d in expected}
+    assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
     assert all(d.meta["split_id"] < 2.5 and d.meta["file_path"] in ("/docs/1.txt", "/docs/3.txt") and d.meta.get("lang") != "de" for d in found)
