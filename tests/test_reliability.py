@@ -29,9 +29,15 @@ def index_process(folder: Path, db: Path, *extra: str, log: Path | None = None) 
     caller that polls it instead of reading the pipes (a full pipe would block the process)."""
     command = [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--db", str(db), *extra]
     if log is None:
-        return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_in_a_terminal)
     with log.open("w") as output:
-        return subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(command, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, text=True, preexec_fn=ctrl_c_as_in_a_terminal)
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    # A shell starts a background job (`.ci/run &`) with SIGINT ignored, and children inherit
+    # that: the Ctrl-C tests would then test nothing. A terminal's Ctrl-C is SIGINT's default.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 from ingest.options import IngestOptions
 from ingest.watch import apply_changes, watch_paths
 from store.document_store import SQLiteDocumentStore
+from tests.test_reliability import ctrl_c_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 DEADLINE_S = 30
@@ -139,7 +140,7 @@ def test_docqa_index_watch_follows_changes_and_ctrl_c_ends_it(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--watch", "--json", "--db", str(tmp_path / "i.db"), "--workers", "0"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_as_in_a_terminal,
     )
     try:
         first = json.loads(process.stdout.readline())  # the first run's summary, one line
