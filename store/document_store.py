@@ -12,7 +12,6 @@ passages table through triggers inside it; the tantivy index beside the database
 from __future__ import annotations
 
 import itertools
-import json
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -584,10 +583,9 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
         from store.haystack_compat import FilterError
 
         raise FilterError(f"filter field {name!r}: a metadata key holding '\"' or a NUL character cannot be filtered on (SQLite's JSON paths cannot name it)")
-    # Labels as the JSON column writes keys (json.dumps escapes non-ASCII, backslashes and
-    # control characters): SQLite before 3.45 compares a label with the key's text as stored.
-    path = "$" + "".join(f'."{json.dumps(part)[1:-1]}"' for part in key.split("."))
-    in_json = func.json_extract(PassageRow.meta, literal(path))
+    from store.index_filters import json_path  # the one spelling of a key's path, shared with the index
+
+    in_json = func.json_extract(PassageRow.meta, literal(json_path(key.split("."))))
     if key == "file_path":
         column: ColumnElement[Any] = FileRow.path.expression
     elif key in _STRUCTURAL:

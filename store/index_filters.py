@@ -44,7 +44,10 @@ _INT64 = 2**63
 
 
 def json_path(parts: list[str]) -> str:
-    """The key path as the SQL names it (store.document_store._resolve_field)."""
+    """The key path as SQLite's json_extract() names it, labels written as the JSON column writes
+    keys (json.dumps escapes non-ASCII, backslashes and control characters): SQLite before
+    3.45 compares a label with the key's text as stored. The SQL filters and the index's terms
+    both use it, so they name a key alike."""
     return "$" + "".join(f'."{json.dumps(part)[1:-1]}"' for part in parts)
 
 
