@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -241,18 +241,21 @@ def _save(store: SQLiteDocumentStore, report: IndexReport, parsed: Parsed, optio
     if parsed.error is not None:
         _record_failure(store, report, parsed.file, parsed.error, splitter)
         return
-    passages = _documents(parsed.file.path, parsed.splits, parsed.page_numbers)
+    passages = _documents(parsed.file.path, parsed.splits, parsed.page_numbers, parsed.next_page_spans)
     store.save_file(parsed.file, parsed.pages, passages, splitter=splitter)
     report.indexed += 1
     report.passages += len(parsed.splits)
 
 
-def _documents(path: str, splits: Iterable[Split], pages: Iterable[int | None]) -> Iterator[Any]:
+def _documents(path: str, splits: Iterable[Split], pages: Iterable[int | None], next_page: Sequence[list[tuple[int, int]]] = ()) -> Iterator[Any]:
     """The passages of one file as Documents with the structural meta of DESIGN.md."""
     from store.haystack_compat import Document  # imported only when there are passages to write
 
     for i, (s, page) in enumerate(zip(splits, pages)):
-        yield Document(content=s.text, meta={"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start})
+        meta = {"file_path": path, "page_number": page, "split_id": i, "split_idx_start": s.start}
+        if i < len(next_page) and next_page[i]:
+            meta["next_page_spans"] = [list(span) for span in next_page[i]]
+        yield Document(content=s.text, meta=meta)
 
 
 def _is_large_text(path: str, above_mb: float) -> bool:

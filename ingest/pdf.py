@@ -63,8 +63,8 @@ def convert_pdf(data: bytes, options: IngestOptions) -> Converted:
 
         for i, page_text_ in ocr_pdf_pages(data, blank, options, warnings, len(blank) < len(pages)).items():
             pages[i] = _Page(plain=page_text_)
-    texts = _page_texts(pages)
-    return Converted(PAGE_BREAK.join(clean(t) for t in texts), len(texts), warnings)
+    texts, next_page_spans = _cleaned_pages(pages)
+    return Converted(PAGE_BREAK.join(texts), len(texts), warnings, next_page_spans)
 
 
 def _open_checked(data: bytes) -> object:
@@ -158,8 +158,30 @@ def _has_text(page: _Page) -> bool:
     return bool(page.plain.strip())
 
 
-def _page_texts(pages: list[_Page]) -> list[str]:
-    """Each page's text without its running heads, feet and page numbers."""
+def _cleaned_pages(pages: list[_Page]) -> tuple[list[str], list[tuple[int, int]]]:
+    """Each page's cleaned text, and where in the pages joined by form feeds the text of a next page stands.
+
+    A word hyphenated across a page break is made whole on the first page; its rest is
+    printed on the next one, so the answers holding it name both (Converted.next_page_spans).
+    Body and footnotes are cleaned apart, so the rest's place is known: clean() joins no word
+    across the paragraph break between them.
+    """
+    parts, carried = _page_parts(pages)
+    parts = keep_compound_hyphens([part for pair in parts for part in pair])
+    texts, spans, offset = [], [], 0
+    for i, tail in enumerate(carried):
+        body, notes = clean(parts[2 * i]), clean(parts[2 * i + 1])
+        rest = clean(tail)
+        if rest and body.endswith(rest):
+            spans.append((offset + len(body) - len(rest), offset + len(body)))
+        texts.append("\n\n".join(part for part in (body, notes) if part))
+        offset += len(texts[-1]) + len(PAGE_BREAK)
+    return texts, spans
+
+
+def _page_parts(pages: list[_Page]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Each page's body and footnotes without its running heads, feet and page numbers, and
+    the rest of a word hyphenated across its page break that its body ends with ("" if none)."""
     edges = []
     for page in pages:
         if page.lines is not None:
@@ -184,9 +206,8 @@ def _page_texts(pages: list[_Page]) -> list[str]:
         else:
             bodies.append(without_furniture(page.plain, top, bottom, drop))
             notes.append("")
-    _join_words_across_pages(bodies)
-    texts = [b + "\n\n" + n if n else b for b, n in zip(bodies, notes)]
-    return keep_compound_hyphens(texts)
+    carried = _join_words_across_pages(bodies)
+    return list(zip(bodies, notes)), carried
 
 
 def _kept(page: _Page, top: list[int], bottom: list[int], drop: tuple[set[int], set[int]]) -> bool:
@@ -200,17 +221,21 @@ _BROKEN_AT_END = re.compile(r"[^\W\d_]-\s*$")
 _FIRST_WORD = re.compile(r"\s*([^\W\d_]\S*)\s*")
 
 
-def _join_words_across_pages(bodies: list[str]) -> None:
-    """A word hyphenated across a page break ("sta-" | "tion") made whole on the first page.
+def _join_words_across_pages(bodies: list[str]) -> list[str]:
+    """A word hyphenated across a page break ("sta-" | "tion") made whole on the first page;
+    returns, per page, the rest of the word moved onto it from the next ("tion", or "").
 
     The page's footnotes stay after it, and the next page starts at its next word.
     """
+    carried = [""] * len(bodies)
     for i in range(len(bodies) - 1):
         if _BROKEN_AT_END.search(bodies[i]):
             match = _FIRST_WORD.match(bodies[i + 1])
             if match and match.group(1)[0].islower():
                 bodies[i] = bodies[i].rstrip() + "\n" + match.group(1)
                 bodies[i + 1] = bodies[i + 1][match.end():]
+                carried[i] = match.group(1)
+    return carried
 
 
 def _line_edges(lines: list[Line]) -> tuple[list[int], list[int]]:

@@ -45,6 +45,8 @@ class Parsed:
     page_numbers: list[int | None] = field(default_factory=list)  # page of each split; None for text
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # Per split: (start, end) in its text of what is printed on the next page (Converted.next_page_spans).
+    next_page_spans: list[list[tuple[int, int]]] = field(default_factory=list)
 
 
 def convert_file(path: str, options: IngestOptions) -> Parsed:
@@ -90,7 +92,15 @@ def convert_data(path: str, data: bytes, mtime: float, options: IngestOptions) -
     pages: list[int | None] = [None] * len(splits)
     if converted.pages is not None:
         pages = list(page_numbers(converted.text, starts))
-    return Parsed(info, converted.pages, splits, pages, converted.warnings)
+    return Parsed(info, converted.pages, splits, pages, converted.warnings, next_page_spans=_within(splits, converted.next_page_spans))
+
+
+def _within(splits: list[Split], spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Each split's share of `spans` (offsets in the file's text), in offsets of the split's text."""
+    return [
+        [(max(a, s.start) - s.start, min(b, s.start + len(s.text)) - s.start) for a, b in spans if a < s.start + len(s.text) and b > s.start]
+        for s in splits
+    ]
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingest.converted import PAGE_BREAK
+from ingest.converted import pages_of
 
 if TYPE_CHECKING:
     from haystack import Document
@@ -46,9 +46,21 @@ class Answer:
 
     @property
     def pages(self) -> list[int] | None:
-        """Every page the answer lies on, first to last: [2], or [2, 3] across a page break."""
+        """Every page the answer lies on, first to last: [2], or [2, 3] across a page break.
+
+        The rest of a word hyphenated across a page break stands before the break, made whole
+        (Converted.next_page_spans), so an answer can end on its first page and still hold
+        characters of the next, or start on the next and end on the first: the pages are
+        those of every character, lowest to highest.
+        """
         first, last = self.page, page_at(self.passage, max(self.start, self.end - 1))
-        return None if first is None or last is None else list(range(first, last + 1))
+        if first is None or last is None:
+            return None
+        held = [first, last]
+        for start, end in self.passage.meta.get("next_page_spans") or ():
+            if start < self.end and end > self.start:
+                held.append(page_at(self.passage, start))
+        return list(range(min(held), max(held) + 1))
 
     @classmethod
     def from_extracted_answer(cls, answer: ExtractedAnswer) -> Answer:
@@ -90,13 +102,13 @@ def page_at(passage: Document, offset: int) -> int | None:
     """The page of the character at `offset` of `passage`, None for a passage without a page.
 
     A passage's meta page_number is the page of its first character; its text is a slice of
-    the file's text, whose pages are joined by form feeds (ingest.converted.PAGE_BREAK), so
-    every form feed before `offset` is one page further. A form feed the passage starts with
-    is already counted in its page_number (ingest.split.page_numbers).
+    the file's text, whose pages are joined by form feeds, with its meta next_page_spans
+    printed on the page after theirs (ingest.converted.pages_of).
     """
     first = passage.meta.get("page_number")
     if not isinstance(first, int):
         return None
     text = passage.content or ""
-    lead = 1 if text.startswith(PAGE_BREAK) else 0
-    return first + text.count(PAGE_BREAK, lead, max(lead, offset))
+    if not text:
+        return first
+    return pages_of(text, first, passage.meta.get("next_page_spans") or ())[min(max(offset, 0), len(text) - 1)]

@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.converted import PAGE_BREAK, pages_of
 from store.errors import DocqaError
 
 PDFIUM_LOCK = threading.Lock()
@@ -99,30 +100,34 @@ def _common_suffix(a: str, b: str) -> int:
     return _common_prefix(a[::-1], b[::-1])
 
 
-def highlight_in_passage(text: str, start: int, end: int, page_of_passage: int | None, page: int) -> Highlight:
+def highlight_in_passage(
+    text: str, start: int, end: int, page_of_passage: int | None, page: int, next_page_spans: Sequence[Sequence[int]] = ()
+) -> Highlight:
     """The part of `text[start:end]` (an answer in its passage) that stands on `page`, with its surroundings.
 
-    Passages hold PDF page breaks as form feeds; an answer across a break is boxed on each of
-    its pages, a part on each. PageError(422) when offsets are out of the passage or the
+    Passages hold PDF page breaks as form feeds, and the rest of a word hyphenated across a
+    break before it (`next_page_spans`, ingest.converted.pages_of); an answer across a break
+    is boxed on each of its pages, a part on each. The page's text is the passage's
+    characters on it, in order. PageError(422) when offsets are out of the passage or the
     answer is on other pages.
     """
     if not 0 <= start < end <= len(text):
         raise PageError(422, "highlight", f"the offsets {start}:{end} are not an answer's in a passage of {len(text)} characters: 0 <= start < end <= {len(text)}")
-    first = (page_of_passage or 1) + text.count("\f", 0, start)
-    pieces = text[start:end].split("\f")
-    if not first <= page < first + len(pieces):
-        last = first + len(pieces) - 1
-        on = f"page {first}" if last == first else f"pages {first}-{last}"
-        raise PageError(422, "highlight", f"this answer is on {on}, not on page {page}: ask for /pages/{first}")
-    k = page - first
-    piece_start = start + sum(len(p) + 1 for p in pieces[:k])
-    piece_end = piece_start + len(pieces[k])
-    page_start = text.rfind("\f", 0, piece_start) + 1
-    page_end = text.find("\f", piece_end)
-    page_end = len(text) if page_end < 0 else page_end
-    before = text[max(page_start, piece_start - _CONTEXT_CHARS) : piece_start]
-    after = text[piece_end : min(page_end, piece_end + _CONTEXT_CHARS)]
-    return Highlight(pieces[k], before, after)
+    pages = pages_of(text, page_of_passage or 1, next_page_spans)
+    held = sorted({pages[i] for i in range(start, end) if text[i] != PAGE_BREAK})
+    if page not in held:
+        on = f"page {held[0]}" if len(held) == 1 else f"pages {held[0]}-{held[-1]}"
+        raise PageError(422, "highlight", f"this answer is on {on}, not on page {page}: ask for /pages/{held[0]}")
+    on_page = [i for i, p in enumerate(pages) if p == page and text[i] != PAGE_BREAK]
+    first = next(k for k, i in enumerate(on_page) if start <= i)
+    last = first
+    while last < len(on_page) and on_page[last] < end:
+        last += 1
+
+    def chars(indexes: list[int]) -> str:
+        return "".join(text[i] for i in indexes)
+
+    return Highlight(chars(on_page[first:last]), chars(on_page[max(0, first - _CONTEXT_CHARS) : first]), chars(on_page[last : last + _CONTEXT_CHARS]))
 
 
 def render_page(path: str, page: int, width: int = DEFAULT_WIDTH, highlight: Highlight | None = None) -> RenderedPage:

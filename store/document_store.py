@@ -66,6 +66,9 @@ _STRUCTURAL = {
     "split_idx_start": PassageRow.start,
 }
 
+# meta keys of indexed passages that are the indexer's, kept neither in `meta` nor as filter fields.
+_INDEXER_KEYS = {"file_path", "next_page_spans"}
+
 
 class SQLiteDocumentStore:
     """A Haystack DocumentStore over one SQLite file (WAL mode, FTS5 index over passages).
@@ -561,6 +564,7 @@ class SQLiteDocumentStore:
             PassageRow.page,
             PassageRow.ordinal,
             PassageRow.start,
+            PassageRow.next_page_spans,
             FileRow.path,
         ).select_from(PassageRow.__table__.outerjoin(FileRow.__table__))
 
@@ -630,8 +634,9 @@ def _passage_row(doc: Document, file_id: int) -> dict[str, Any]:
         start=start,
         end=start + len(text),
         text=text,
-        meta={k: v for k, v in meta.items() if k not in _STRUCTURAL and k != "file_path"},
+        meta={k: v for k, v in meta.items() if k not in _STRUCTURAL and k not in _INDEXER_KEYS},
         embedding=doc.embedding,
+        next_page_spans=meta.get("next_page_spans"),
     )
 
 
@@ -654,4 +659,6 @@ def _to_document(row: Any, score: float | None = None) -> Document:
             split_id=row.ordinal,
             split_idx_start=row.start,
         )
+        if row.next_page_spans:
+            meta["next_page_spans"] = row.next_page_spans
     return Document(id=row.id, content=row.text, meta=meta, embedding=row.embedding, score=score)

@@ -88,6 +88,9 @@ class PassageRow(Base):
     # For protocol documents: their whole `meta`, as given.
     meta: Mapped[dict[str, Any]] = mapped_column(JSON)
     embedding: Mapped[list[float] | None] = mapped_column(JSON)
+    # [[start, end], ...] of the text printed on the page after the passage's next form feed
+    # (ingest.converted.Converted.next_page_spans); NULL when there is none.
+    next_page_spans: Mapped[list[list[int]] | None] = mapped_column(JSON(none_as_null=True))
 
     __table_args__ = (Index("passages_file_ordinal", "file_id", "ordinal"),)
 
@@ -203,11 +206,12 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         assert raw is not None
         # One statement, so one snapshot: read one by one, they could straddle another
         # process's schema commit (no tables yet, then tables but version 0).
-        tables, version, app_id, files_sql, has_database_id = raw.execute(
+        tables, version, app_id, files_sql, has_database_id, has_next_page_spans = raw.execute(
             "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
             "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'), "
-            "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'database_id')"
+            "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'database_id'), "
+            "(SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'next_page_spans')"
         ).fetchone()
         if tables == 0 and version == 0:
             if not create:
@@ -225,6 +229,8 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
             _upgrade(conn)
         if not has_database_id:
             _add_change_log(conn)
+        if not has_next_page_spans:
+            _add_next_page_spans(conn)
 
 
 def _create(conn: Any) -> None:
@@ -280,6 +286,18 @@ def _upgrade(conn: Any) -> None:
                 raise StoreError(f"cannot upgrade the files table: {len(problems)} passages would lose their file (PRAGMA foreign_key_check)")
     finally:
         raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _add_next_page_spans(conn: Any) -> None:
+    """Give `passages` of a database made before it the next_page_spans column, in place.
+
+    Compatible: releases before it write passages without it (NULL: no text of a next page),
+    and the rows already there keep NULL until their file is indexed again. One IMMEDIATE
+    transaction with a second look inside it, as _upgrade().
+    """
+    with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+        if not conn.exec_driver_sql("SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'next_page_spans'").scalar():
+            conn.exec_driver_sql("ALTER TABLE passages ADD COLUMN next_page_spans JSON")
 
 
 def _add_change_log(conn: Any) -> None:

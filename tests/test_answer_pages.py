@@ -111,3 +111,44 @@ def test_page_of_a_character():
     assert (text.page, text.pages) == (5, [5, 6])
     assert Answer("q?", "one", 0.0, 1.0, passage, 0, 3).pages == [4]
     assert Answer("q?", "one", 0.0, 1.0, Document(content="one", meta={}), 0, 3).pages is None
+
+
+def test_an_answer_holding_a_word_hyphenated_across_the_page_break_names_both_pages(tmp_path):
+    from pipeline.pages import highlight_in_passage
+    from tests.pdf_pages import Run, write_runs_pdf
+
+    # "sta-" ends page 1's body, above its footnote; "tion," starts page 2. The word is made
+    # whole on page 1, before the footnote, so its rest "tion," stands before the page break.
+    runs = [
+        [Run(72, 700, "words on the page before"), Run(72, 686, "the radio sta-"), Run(72, 90, "A note here.", 8)],
+        [Run(72, 700, "tion, on the air")],
+    ]
+    pdf = write_runs_pdf(tmp_path / "break.pdf", runs)
+    store = SQLiteDocumentStore(tmp_path / "index.db")
+    index_paths(store, [pdf], IngestOptions(workers=0), show_progress=False)
+    [passage] = store.filter_documents()
+    text = "words on the page before the radio station,\n\nA note here.\fon the air"
+    assert passage.content == text and passage.meta["next_page_spans"] == [[38, 43]] and text[38:43] == "tion,"
+
+    def pages(answer: str) -> tuple[int | None, list[int] | None]:
+        start = text.index(answer)
+        found = Answer("q", answer, 0.0, 1.0, passage, start, start + len(answer))
+        return found.page, found.pages
+
+    assert pages("radio station") == (1, [1, 2])  # ends in the rest of the word, printed on page 2
+    assert pages("station,\n\nA note") == (1, [1, 2])  # and on into page 1's footnote
+    assert pages("tion") == (2, [2])
+    assert pages("tion,\n\nA note") == (2, [1, 2])
+    assert pages("the radio sta") == (1, [1])
+    assert pages("A note here.\fon the air") == (1, [1, 2])
+    assert pages("on the air") == (2, [2])
+    assert page_at(passage, text.index("\f")) == 1  # a form feed is the last character of its page
+    # The page image boxes each page's part, with that page's text around it.
+    start, end = text.index("radio station"), text.index(",")
+    on_one, on_two = (highlight_in_passage(text, start, end, 1, page, passage.meta["next_page_spans"]) for page in (1, 2))
+    assert (on_one.answer, on_one.before[-11:], on_one.after) == ("radio sta", "before the ", "\n\nA note here.")
+    assert (on_two.answer, on_two.before, on_two.after) == ("tion", "", ",on the air")
+    store.close()
+    # The CLI names both pages.
+    qa = qa_answering(tmp_path, "radio station")
+    assert shown(qa.ask("Which station?"))[1] == f"   {pdf}:1\u20132"

@@ -146,7 +146,10 @@ def test_line_end_hyphens_of_compounds_stay_others_go_to_clean():
 def test_a_word_hyphenated_across_a_page_break_is_whole_on_its_first_page(tmp_path):
     runs = [[Run(LEFT, 700, "words on the page before"), Run(LEFT, 686, "the radio sta-")], [Run(LEFT, 700, "tion, on the air")]]
     path = write_runs_pdf(tmp_path / "break.pdf", runs)
-    assert convert(path, path.read_bytes()).text == "words on the page before the radio station,\fon the air"
+    converted = convert(path, path.read_bytes())
+    assert converted.text == "words on the page before the radio station,\fon the air"
+    # Its rest, "tion,", is printed on page 2: the answers holding it name page 2 too.
+    assert converted.next_page_spans == [(38, 43)] and converted.text[38:43] == "tion,"
 
 
 def test_repeated_warnings_are_summarised_once_per_file_and_shown_all_with_verbose(tmp_path, store, options, caplog):

@@ -61,6 +61,8 @@ def _highlight(store: SQLiteDocumentStore, file_id: int, page: int, highlight: s
     if passage is None or passage.meta.get("file_id") != file_id:
         raise ApiError(404, "highlight", f"document {file_id} has no passage {passage_id!r}")
     try:
-        return highlight_in_passage(passage.content or "", int(start), int(end), passage.meta.get("page_number"), page)
+        return highlight_in_passage(
+            passage.content or "", int(start), int(end), passage.meta.get("page_number"), page, passage.meta.get("next_page_spans") or ()
+        )
     except PageError as exc:
         raise ApiError(404, "highlight", str(exc)) from None
