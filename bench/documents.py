@@ -162,8 +162,8 @@ def _named_pages(records: list[dict], files: list[Path]) -> dict:
     """The share of top answers whose named page (`page`, or every page of `pages`) holds their text."""
     texts = {str(f.resolve()): page_texts(_paper_of(f)) for f in files}
     ocr = any(_paper_of(f) != f for f in files)
-    held = checked = pieced = approximate = 0
-    misses = []
+    held = checked = pieced = across = approximate = shown = 0
+    misses, undecided, elsewhere = [], [], []
     for r in records:
         if not r.get("answers"):
             continue
@@ -182,16 +182,84 @@ def _named_pages(records: list[dict], files: list[Path]) -> dict:
         pieces = [squash(piece) for piece in re.split(r"\n\s*\n|(?<=[.!?])\s+", top["answer"]) if squash(piece)]
         if any(answer in reading for reading in readings):
             held += 1
+            shown += 1
         elif len(pieces) > 1 and all(any(piece in reading for reading in readings) for piece in pieces):
             held += 1
+            shown += 1
             pieced += 1
+        elif all(any(piece in reading for reading in readings) or _across_break(piece, pages, file_pages) for piece in pieces or [answer]):
+            held += 1
+            shown += 1
+            across += 1
         elif ocr and all(any(_near(piece, reading) for reading in readings) for piece in pieces or [answer]):
             held += 1
             approximate += 1
+            where = _page_by_context(top, pieces or [answer], pages, file_pages)
+            if where == "named":
+                shown += 1
+            else:
+                (undecided if where == "undecided" else elsewhere).append({"id": r["id"], "answer": top["answer"], "file": Path(top["file"]).name, "pages": pages})
         elif len(misses) < 20:
             misses.append({"id": r["id"], "answer": top["answer"], "file": Path(top["file"]).name, "pages": pages})
     return {"answers_on_named_page": round(held / checked, 4) if checked else None, "answers_checked": checked,
-            "answers_held_in_pieces": pieced, "answers_held_approximately": approximate, "page_misses": misses}
+            "answers_held_in_pieces": pieced, "answers_held_across_a_break": across, "answers_held_approximately": approximate,
+            "answers_shown_on_named_page": round(shown / checked, 4) if checked else None,
+            "approximate_undecided": undecided, "approximate_nearer_elsewhere": elsewhere, "page_misses": misses}
+
+
+EDGE = 300  # characters of a page's body (squashed) that count as its end or its start, around furniture
+
+
+def _across_break(piece: str, pages: list[int], file_pages: list[str]) -> bool:
+    """Whether `piece` runs across the break between two named pages: a word hyphenated there
+    (`Strath-` | `clyde`), which docqa makes whole on the first page. Its head must end page p's
+    body and its tail start page p + 1's (each within EDGE characters of the page's end or start,
+    the body read without what is set smaller: the page number and running head lie between)."""
+    for p in pages:
+        if p + 1 not in pages or p + 1 > len(file_pages):
+            continue
+        end, start = file_pages[p - 1].split("\n")[0][-EDGE:], file_pages[p].split("\n")[0][:EDGE]
+        if any(piece[:k] in end and piece[k:] in start for k in range(1, len(piece))):
+            return True
+    return False
+
+
+CONTEXT = 40  # characters of the answer's context either side that decide between pages
+
+
+def _page_by_context(top: dict, pieces: list[str], pages: list[int], file_pages: list[str]) -> str:
+    """For an answer held only approximately (OCR's reading): "named" when its page is shown to be
+    the named one, "elsewhere" when another page is nearer, "undecided" when neither.
+
+    Shown when no other page holds it within the tolerance; else the answer with CONTEXT
+    characters of its context either side (as docqa returned it) decides: the page where that
+    window is nearest (least edit distance) must be a named one, and strictly nearer than any other.
+    """
+    others = [p for p in range(1, len(file_pages) + 1) if p not in pages]
+    readings = lambda numbers: ["".join(r) for r in zip(*(file_pages[p - 1].split("\n") for p in numbers))]  # noqa: E731
+    if not any(all(any(_near(piece, reading) for reading in readings([p])) for piece in pieces) for p in others):
+        return "named"
+    context, answer = top.get("context") or "", top["answer"]
+    at = context.find(answer)
+    if at < 0:
+        return "undecided"
+    window = squash(context[max(0, at - CONTEXT) : at + len(answer) + CONTEXT])
+    named = min(_distance(window, reading) for reading in readings(pages))
+    other = min(_distance(window, reading) for p in others for reading in readings([p]))
+    return "named" if named < other else "elsewhere" if other < named else "undecided"
+
+
+def _distance(piece: str, page: str) -> int:
+    """The least edit distance between `piece` and any substring of `page` (Sellers)."""
+    previous = list(range(len(piece) + 1))
+    best = previous[-1]
+    for ch in page:
+        current = [0]
+        for i, wanted in enumerate(piece, 1):
+            current.append(min(previous[i] + 1, current[i - 1] + 1, previous[i - 1] + (wanted != ch)))
+        best = min(best, current[-1])
+        previous = current
+    return best
 
 
 def _near(piece: str, page: str) -> bool:
@@ -346,7 +414,8 @@ def main() -> None:
             if variant != "text" and answers.exists():
                 records = [json.loads(line) for line in answers.read_text(encoding="utf-8").splitlines() if line.strip()]
                 r.update(_named_pages(records, files[variant]))
-                print(variant, json.dumps({k: r[k] for k in ("answers_on_named_page", "answers_checked", "answers_held_in_pieces", "answers_held_approximately", "page_misses")}), flush=True)
+                print(variant, json.dumps({k: r[k] for k in ("answers_on_named_page", "answers_checked", "answers_held_in_pieces", "answers_held_across_a_break", "answers_held_approximately",
+                                                       "answers_shown_on_named_page", "approximate_undecided", "approximate_nearer_elsewhere", "page_misses")}), flush=True)
         (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
         return
     results: dict = {"articles": args.articles, "every": args.every, "offset": args.offset, "retrieve_k": args.retrieve_k, "questions": len(questions), "cpu": cpu_name(), "cores": os.cpu_count(), "render_seconds": round(render_seconds, 1),
