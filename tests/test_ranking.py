@@ -278,6 +278,18 @@ def test_the_same_place_through_two_overlapping_passages_is_one_answer():
     assert [a.text for a in rank("q?", answers[:3], top_k=5, constants=C).answers] == ["Kestrel"]
 
 
+def test_equal_texts_cut_twice_at_one_place_are_one_source_keeping_both_evidences():
+    p = passage("It is owned by the Disney Group, a subsidiary.")
+    other = passage("The Disney Group bought it.", "/b.txt")
+    # "the Disney Group" and "Disney Group" normalise alike and share characters of /a.txt: one
+    # place, listed once (the better cut), its evidence the two cuts' (0.6 + 0.4); /b.txt agrees.
+    answers = [answer(p, "Disney Group", 0.36), answer(p, "the Disney Group", 0.16), answer(other, "Disney Group", 0.09), answer(p, "subsidiary", 0.25)]
+    for overlap in ("merge", "drop", "ignore"):
+        disney, subsidiary = rank("q?", answers, top_k=5, constants=dataclasses.replace(C, overlap=overlap)).answers
+        assert [(s.file, s.start, s.end) for s in disney.sources] == [("/a.txt", 19, 31), ("/b.txt", 4, 16)]
+        assert (disney.share, subsidiary.share) == (pytest.approx(1.3 / 1.8), pytest.approx(0.5 / 1.8))
+
+
 def test_a_one_word_answer_repeated_in_an_unrelated_sentence_is_not_the_same_answer():
     question = "How many wheels had the engine Kestrel?"
     wheels = passage("The engine Kestrel had 14 wheels.", "/engines.txt")
