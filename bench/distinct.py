@@ -93,10 +93,10 @@ def listed(its: list[Any], rank: Any, constants: Any, top_k: int) -> list[Listed
     return out
 
 
-def tempered(entry: Listed, temperature: float) -> list[float]:
-    """The answers' probabilities at `temperature` (pipeline/ranking.py's formula), from shares of every answer."""
+def tempered(entry: Listed, temperature: float, none_weight: float = 1.0) -> list[float]:
+    """The answers' probabilities at `temperature` and NONE_WEIGHT (pipeline/ranking.py's formula), from shares of every answer."""
     t = [s**temperature for _, s, _ in entry.answers]
-    norm = sum(t) + entry.rest**temperature
+    norm = sum(t) + none_weight * entry.rest**temperature
     return [x / norm for x in t]
 
 
@@ -163,15 +163,16 @@ def tune(args: argparse.Namespace) -> None:
             for no_answer in [float(x) for x in args.no_answer.split(",")]:
                 constants = dataclasses.replace(CONSTANTS, overlap=overlap, repeat_support=repeat, no_answer=no_answer, temperature=1.0)
                 entries = listed(its, rank, constants, 10_000)  # every answer, for the offline temperatures
-                for temperature in TEMPERATURES:
-                    f = figures(entries, [tempered(e, temperature) for e in entries])
-                    row = {"overlap": overlap, "repeat_support": repeat, "no_answer": no_answer, "temperature": temperature}
-                    row.update({k: v for k, v in f.items() if k != "reliability"})
-                    results["rules"].append(row)
-                rows = [r for r in results["rules"] if (r["overlap"], r["repeat_support"], r["no_answer"]) == (overlap, repeat, no_answer)]
-                for figure in ("ece_top1", "ece_top5"):
-                    best = min(rows, key=lambda r: r[figure])
-                    _print(f"overlap {overlap}, repeat_support {repeat}, no_answer {no_answer}, T {best['temperature']} (least {figure})", best)
+                for none_weight in [float(x) for x in args.none_weight.split(",")]:
+                    for temperature in TEMPERATURES:
+                        f = figures(entries, [tempered(e, temperature, none_weight) for e in entries])
+                        row = {"overlap": overlap, "repeat_support": repeat, "no_answer": no_answer, "none_weight": none_weight, "temperature": temperature}
+                        row.update({k: v for k, v in f.items() if k != "reliability"})
+                        results["rules"].append(row)
+                    rows = [r for r in results["rules"] if (r["overlap"], r["repeat_support"], r["no_answer"], r["none_weight"]) == (overlap, repeat, no_answer, none_weight)]
+                    for figure in ("ece_top1", "ece_top5"):
+                        best = min(rows, key=lambda r: r[figure])
+                        _print(f"overlap {overlap}, repeat_support {repeat}, no_answer {no_answer}, none_weight {none_weight}, T {best['temperature']} (least {figure})", best)
     path = OUT / f"distinct-tune-{args.precision}.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"wrote {path}", file=sys.stderr)
@@ -215,6 +216,7 @@ def main() -> None:
     t.add_argument("--overlap", default="merge,drop,ignore")
     t.add_argument("--repeat-support", default="0,0.2,0.3,0.4,0.5,0.6,2")
     t.add_argument("--no-answer", default="2")
+    t.add_argument("--none-weight", default="1", help="NONE_WEIGHT values: the factor of 'none of these' against the answers, applied offline as T is")
     r = sub.add_parser("report", help="held out: before and now")
     r.add_argument("--articles", default="12-23")
     r.add_argument("--every", type=int, default=1)
