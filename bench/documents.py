@@ -158,6 +158,11 @@ def _paper_of(file: Path) -> Path:
     return paper if file.parent.name == "scan" and paper.exists() else file
 
 
+def _readings(file_pages: list[str], pages: list[int]) -> list[str]:
+    """The named pages' text, each reading of page_texts (less what is set smaller, raw) joined over them."""
+    return ["".join(reading) for reading in zip(*(file_pages[p - 1].split("\n") for p in pages))]
+
+
 def _named_pages(records: list[dict], files: list[Path]) -> dict:
     """The share of top answers whose named page (`page`, or every page of `pages`) holds their text."""
     texts = {str(f.resolve()): page_texts(_paper_of(f)) for f in files}
@@ -173,8 +178,7 @@ def _named_pages(records: list[dict], files: list[Path]) -> dict:
         if not pages or file_pages is None:
             continue
         checked += 1
-        named = [file_pages[p - 1].split("\n") for p in pages if 0 < p <= len(file_pages)]
-        readings = ["".join(reading) for reading in zip(*named)]
+        readings = _readings(file_pages, [p for p in pages if 0 < p <= len(file_pages)])
         answer = squash(top["answer"])
         # An answer that runs from a sentence into the footnote docqa set after it, or from a
         # footnote into the next page's body, is not contiguous in the page as printed: each of
@@ -236,24 +240,26 @@ def _page_by_context(top: dict, pieces: list[str], pages: list[int], file_pages:
     window is nearest (least edit distance) must be a named one, and strictly nearer than any other.
     """
     others = [p for p in range(1, len(file_pages) + 1) if p not in pages]
-    readings = lambda numbers: ["".join(r) for r in zip(*(file_pages[p - 1].split("\n") for p in numbers))]  # noqa: E731
-    if not any(all(any(_near(piece, reading) for reading in readings([p])) for piece in pieces) for p in others):
+    if not any(all(any(_near(piece, reading) for reading in _readings(file_pages, [p])) for piece in pieces) for p in others):
         return "named"
     context, answer = top.get("context") or "", top["answer"]
     at = context.find(answer)
     if at < 0:
         return "undecided"
     window = squash(context[max(0, at - CONTEXT) : at + len(answer) + CONTEXT])
-    named = min(_distance(window, reading) for reading in readings(pages))
-    other = min(_distance(window, reading) for p in others for reading in readings([p]))
+    named = min(_distance(window, reading) for reading in _readings(file_pages, pages))
+    other = min(_distance(window, reading) for p in others for reading in _readings(file_pages, [p]))
     return "named" if named < other else "elsewhere" if other < named else "undecided"
 
 
-def _distance(piece: str, page: str) -> int:
-    """The least edit distance between `piece` and any substring of `page` (Sellers)."""
+def _distance(piece: str, page: str, enough: int = -1) -> int:
+    """The least edit distance between `piece` and any substring of `page` (Sellers' approximate
+    substring match); returned as soon as it is `enough` or less."""
     previous = list(range(len(piece) + 1))
     best = previous[-1]
     for ch in page:
+        if best <= enough:
+            break
         current = [0]
         for i, wanted in enumerate(piece, 1):
             current.append(min(previous[i] + 1, current[i - 1] + 1, previous[i - 1] + (wanted != ch)))
@@ -265,17 +271,9 @@ def _distance(piece: str, page: str) -> int:
 def _near(piece: str, page: str) -> bool:
     """Whether `page` holds `piece` within an edit distance of a fifth of its length (at least 1):
     a scan's answer is OCR's reading (`Ikhanate` for `Ilkhanate`, a footnote mark read as `?`),
-    compared with the paper's text layer. Sellers' approximate substring match."""
+    compared with the paper's text layer."""
     allowed = max(1, len(piece) // 5)
-    previous = list(range(len(piece) + 1))
-    for ch in page:
-        current = [0]
-        for i, wanted in enumerate(piece, 1):
-            current.append(min(previous[i] + 1, current[i - 1] + 1, previous[i - 1] + (wanted != ch)))
-        if current[-1] <= allowed:
-            return True
-        previous = current
-    return False
+    return _distance(piece, page, allowed) <= allowed
 
 
 def time_converters(pdfs: list[Path], repeats: int) -> dict:

@@ -53,13 +53,10 @@ class Answer:
         characters of the next, or start on the next and end on the first: the pages are
         those of every character, lowest to highest.
         """
-        first, last = self.page, page_at(self.passage, max(self.start, self.end - 1))
-        if first is None or last is None:
+        pages = _passage_pages(self.passage)
+        if pages is None:
             return None
-        held = [first, last]
-        for start, end in self.passage.meta.get("next_page_spans") or ():
-            if start < self.end and end > self.start:
-                held.append(page_at(self.passage, start))
+        held = [pages[_clamped(i, pages)] for i in range(self.start, max(self.end, self.start + 1))]
         return list(range(min(held), max(held) + 1))
 
     @classmethod
@@ -105,10 +102,17 @@ def page_at(passage: Document, offset: int) -> int | None:
     the file's text, whose pages are joined by form feeds, with its meta next_page_spans
     printed on the page after theirs (ingest.converted.pages_of).
     """
+    pages = _passage_pages(passage)
+    return None if pages is None else pages[_clamped(offset, pages)]
+
+
+def _passage_pages(passage: Document) -> list[int] | None:
+    """The page of each character of `passage` ([page_number] for an empty one), None without pages."""
     first = passage.meta.get("page_number")
     if not isinstance(first, int):
         return None
-    text = passage.content or ""
-    if not text:
-        return first
-    return pages_of(text, first, passage.meta.get("next_page_spans") or ())[min(max(offset, 0), len(text) - 1)]
+    return pages_of(passage.content or "", first, passage.meta.get("next_page_spans") or ()) or [first]
+
+
+def _clamped(offset: int, pages: list[int]) -> int:
+    return min(max(offset, 0), len(pages) - 1)
