@@ -157,3 +157,32 @@ def test_ascii_words_are_split_as_the_unicode_rule_splits_them(text):
     from store.terms import _TOKEN, fold, words
 
     assert words(text) == _TOKEN.findall(fold(text))
+
+
+def _reference_words(text):
+    """unicode61's rule as docqa first wrote it: a Python step per character."""
+    import unicodedata
+
+    from store.terms import _TOKEN
+
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return _TOKEN.findall("".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=8),
+            st.sampled_from(["é", "Ü", "ß", "İ", "Σ", "ς", "ﬁ", "…", "½", "＿", "K", "\u00a0", "\u2028", "\x85", "“", "’", "–", "e\u0301", "\u0301", "日本", "\ud800", "١٢"]),
+            st.text(max_size=4),
+        ),
+        max_size=12,
+    ).map("".join)
+)
+def test_words_of_any_text_are_split_and_folded_as_the_unicode_rule_does(text):
+    # store.terms splits text that is not ASCII at ASCII separators first and applies the
+    # Unicode rule to the rest only: the words must be those of the rule on the whole text.
+    from store.terms import words
+
+    assert words(text) == _reference_words(text)
