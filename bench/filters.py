@@ -1,9 +1,12 @@
-"""Haystack metadata filters of several selectivities against the unrestricted query, on a
-database `bench/scale.py` built (its SQuAD questions, top 20, median ms after a warm-up).
+"""Restrictions of several selectivities against the unrestricted query, on a database
+`bench/scale.py` built (its SQuAD questions, top 20, median ms after a warm-up).
 
-    python bench/filters.py DB [--questions 150] [--below 500,100,20,2]
+    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...']
 
-Each filter is `meta.split_id < N`; the share of passages it keeps is printed beside it.
+Haystack metadata filters `meta.split_id < N` (one per --below), the same filter asked once and
+then for every question (docqa remembers how much of its probe a filter passed: see
+store.document_store) and as a new filter for every question; then `--file` globs (one per
+--globs). The share of passages each keeps is printed beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sqlite3
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +34,7 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--below", default="500,100,20,2")
+    parser.add_argument("--globs", default="*/synthetic-00[0-4]*,*/synthetic-00[0-2]*,*/synthetic-000*,*/synthetic-0000*", help="--file patterns ('' for none)")
     args = parser.parse_args()
     questions_all, _ = load_squad(SQUAD)
     rng = np.random.default_rng(0)
@@ -38,26 +43,40 @@ def main() -> None:
     counts = sqlite3.connect(args.db)
     total = counts.execute("SELECT count(*) FROM passages").fetchone()[0]
 
-    def medians_ms(filters: dict) -> tuple[float, float]:  # type: ignore[type-arg]
-        """Median ms unrestricted and filtered, each question asked both ways in turn, so
-        that a change in the machine's load falls on both alike."""
+    def medians_ms(restrict: Callable[[int], dict]) -> tuple[float, float]:  # type: ignore[type-arg]
+        """Median ms unrestricted and restricted (`restrict(n)` for the n-th question), each
+        question asked both ways in turn, so that a change in the machine's load falls on both
+        alike."""
         store.bm25_retrieval(questions[0], 20)  # warm
-        store.bm25_retrieval(questions[0], 20, filters=filters)
+        store.bm25_retrieval(questions[0], 20, **restrict(-1))
         plain, filtered = [], []
-        for q in questions:
-            for times, restrict in ((plain, {}), (filtered, {"filters": filters})):
+        for n, q in enumerate(questions):
+            for times, restriction in ((plain, {}), (filtered, restrict(n))):
                 started = time.perf_counter()
-                store.bm25_retrieval(q, 20, **restrict)
+                store.bm25_retrieval(q, 20, **restriction)
                 times.append(time.perf_counter() - started)
         return 1000 * statistics.median(plain), 1000 * statistics.median(filtered)
 
+    def row(name: str, kept: int, restrict: Callable[[int], dict]) -> None:  # type: ignore[type-arg]
+        plain, filtered = medians_ms(restrict)
+        print(f"| {name} | {100 * kept / total:.1f}% | {plain:.1f} | {filtered:.1f} | {filtered / plain:.2f} |", flush=True)
+
     print(f"{total:,} passages, {len(questions)} questions, top 20")
-    print("| filter | share of passages | unrestricted median ms | filtered median ms | ratio |")
+    print("| restriction | share of passages | unrestricted median ms | restricted median ms | ratio |")
     print("|---|---:|---:|---:|---:|")
     for below in (int(b) for b in args.below.split(",")):
         kept = counts.execute("SELECT count(*) FROM passages WHERE ordinal < ?", (below,)).fetchone()[0]
-        plain, filtered = medians_ms({"field": "meta.split_id", "operator": "<", "value": below})
-        print(f"| meta.split_id < {below} | {100 * kept / total:.1f}% | {plain:.1f} | {filtered:.1f} | {filtered / plain:.1f} |", flush=True)
+        below_filter = {"field": "meta.split_id", "operator": "<", "value": below}
+        row(f"meta.split_id < {below}", kept, lambda n: {"filters": below_filter})
+        # The same passages, but a filter never asked before for each question (a condition
+        # that keeps every passage, on a new value each time): what the first question with a
+        # filter costs.
+        row(f"meta.split_id < {below}, a new filter each question", kept, lambda n: {
+            "filters": {"operator": "AND", "conditions": [below_filter, {"field": "meta.split_id", "operator": "!=", "value": -2 - n}]}
+        })
+    for glob in filter(None, args.globs.split(",")):
+        kept = counts.execute("SELECT count(*) FROM passages JOIN files ON files.id = passages.file_id WHERE files.path GLOB ?", (glob,)).fetchone()[0]
+        row(f"--file '{glob}'", kept, lambda n: {"paths": [glob]})
 
 
 if __name__ == "__main__":

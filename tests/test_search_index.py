@@ -95,6 +95,45 @@ def test_every_restriction_is_the_unrestricted_ranking_filtered(store):
     assert store.bm25_retrieval(question, top_k=5, paths=["/nowhere/*"]) == []
 
 
+def test_a_filter_that_kept_too_few_of_the_probe_skips_it_the_next_time(store, monkeypatch):
+    from store.search_index import Snapshot
+
+    rng = random.Random(8)
+    random_corpus(store, rng, files=8, per_file=40)
+    limits = []
+    real_search = Snapshot.search
+
+    def search(self, stems, top_k, **restrictions):
+        limits.append((top_k, bool(restrictions)))
+        return real_search(self, stems, top_k, **restrictions)
+
+    monkeypatch.setattr(Snapshot, "search", search)
+    selective = {"field": "meta.split_id", "operator": "<", "value": 2}  # 2 passages in 40
+    broad = {"field": "meta.split_id", "operator": ">=", "value": 2}
+    untranslatable = {"field": "content", "operator": "!=", "value": "river"}
+    first = True
+    for question in ("coffee grind seine", "river flood"):
+        everything = [d.id for d in store.bm25_retrieval(question, top_k=10_000)]
+        for filters in (selective, broad, untranslatable):
+            allowed = {d.id for d in store.bm25_retrieval(question, top_k=10_000, engine="fts5", filters=filters)}
+            expected = [i for i in everything if i in allowed][:5]
+            for _ in range(2):
+                limits.clear()
+                assert [d.id for d in store.bm25_retrieval(question, top_k=5, filters=filters)] == expected, (question, filters)
+                if filters is selective:
+                    # The first time, the probe (25 unrestricted: 1 or 2 pass), then the filter in
+                    # tantivy's query; after that, for any question, the filter alone.
+                    assert limits == ([(25, False), (5, True)] if first else [(5, True)])
+                    first = False
+                else:
+                    assert limits[0] == (25, False)  # a broad filter, or one SQLite decides: probed each time
+    # A change to the database forgets what the probe found.
+    save(store, "/docs/new.txt", ["coffee grind seine"])
+    limits.clear()
+    store.bm25_retrieval("river flood", top_k=5, filters=selective)
+    assert limits[0] == (25, False)
+
+
 def test_follows_replacement_deletion_forget_and_the_protocol(store):
     save(store, "/a.txt", ["The Kestrel locomotive came from Glasgow.", "Coffee needs a fine grind."])
     save(store, "/b.txt", ["Saturn has rings of ice."])
