@@ -4,6 +4,7 @@
     nice -n 10 python bench/ranking.py dump --articles 12-23 --precision bf16 --runs open
     python bench/distinct.py tune                 # rules and temperature, articles 0-11, every 5th question
     python bench/distinct.py report               # held out: articles 12-23, all questions, before and now
+    python bench/distinct.py ceiling              # held out: the best F1 any K distinct answers reach
 
 Each question is ranked from its 20 passages (open mode: the index holds its article) with
 top_k 5 and min_score 0, as `docqa ask --batch` lists answers, by `pipeline.ranking.rank` of
@@ -200,6 +201,21 @@ def report(args: argparse.Namespace) -> None:
         plot(results["now"], args.plot)
 
 
+def ceiling(args: argparse.Namespace) -> None:
+    """The best F1 among the first K distinct answers, for K up to every answer the ranking
+    lists: no choice of five distinct answers can pass the figure for every answer."""
+    from pipeline.ranking import CONSTANTS, rank
+
+    questions, _, _ = bench.load()
+    its = bench.items(bench.select(questions, args.articles, args.every), args.precision)
+    entries = listed(its, rank, CONSTANTS, 10_000)
+    f1 = [[bench._scores(e.item, text)[0] for text, _, _ in e.answers] or [0.0] for e in entries]
+    print(f"articles {args.articles}, every {args.every}th question: {len(entries)}; mean answers listed {sum(map(len, f1)) / len(f1):.1f}")
+    for k in (1, 5, 10, 20, None):
+        best = sum(max(row[:k]) for row in f1) / len(f1)
+        print(f"best F1 among {f'the first {k}' if k else 'every answer listed'}: {100 * best:.2f}")
+
+
 def plot(f: dict[str, Any], path: str) -> None:
     bench.plot_reliability(f["reliability"], "score of the top answer (mean over the bin)",
                            f"Reliability, open mode, 20 passages\nECE {f['ece_top1']:.3f} ({f['questions']} held-out questions)", REPO / path)
@@ -222,8 +238,12 @@ def main() -> None:
     r.add_argument("--every", type=int, default=1)
     r.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
     r.add_argument("--plot", default=None, help="write the reliability plot of 'now' here, e.g. bench/ranking-reliability.png")
+    c = sub.add_parser("ceiling", help="best F1 among the first K distinct answers, K up to all")
+    c.add_argument("--articles", default="12-23")
+    c.add_argument("--every", type=int, default=4)
+    c.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
     args = parser.parse_args()
-    {"tune": tune, "report": report}[args.command](args)
+    {"tune": tune, "report": report, "ceiling": ceiling}[args.command](args)
 
 
 if __name__ == "__main__":
