@@ -4,9 +4,12 @@ The FTS5 index tokenizes passages with `porter unicode61 remove_diacritics 2`: U
 letters and digits form tokens, case and diacritics are folded, and Porter's stemmer is
 applied. Queries go through the same FTS5 tokenizer (each query term is an FTS5 string,
 stemmed by the index's tokenizer), so both sides always agree. `terms()` reproduces that
-tokenizer in Python (PyStemmer's "porter" is Porter's original algorithm, as FTS5's is)
-for the tantivy index (store.search_index) and the rank-bm25 backend, which must split
-documents and queries the same way.
+tokenizer in Python (PyStemmer's "porter" is Porter's original algorithm, as FTS5's is, and
+like FTS5 it leaves words under 3 or over 64 characters as they are) for the tantivy index
+(store.search_index) and the rank-bm25 backend, which must split documents and queries the
+same way. One difference is left: compatibility characters (ligatures, superscripts, full-width
+letters) are decomposed here by NFKD and kept whole by unicode61; ingest.clean expands the
+ligatures PDFs give before anything is indexed.
 
 Stopwords are kept in the index (so phrases still match) and dropped from queries, where
 they only add matches that carry almost no information.
@@ -86,6 +89,9 @@ def _stemmer():  # type: ignore[no-untyped-def]
 # word). Started afresh past _STEMS_KEPT words (tens of MB), so memory stays bounded.
 _STEMS_KEPT = 500_000
 _stems: dict[str, str] = {}
+# FTS5's porter tokenizer stems only tokens of 3 to 64 characters and passes the others
+# through (fts5_tokenize.c): "as" stays "as" (Porter's rules alone make it "a"), "us" "us".
+_STEMMED_LENGTHS = (3, 64)
 
 
 def _stem(tokens: list[str]) -> list[str]:
@@ -98,7 +104,7 @@ def _stem(tokens: list[str]) -> list[str]:
     if len(stems) > _STEMS_KEPT:
         stems = _stems = {}
     new = [t for t in dict.fromkeys(tokens) if t not in stems]
-    stems.update(zip(new, _stemmer().stemWords(new)))
+    stems.update((t, stem if _STEMMED_LENGTHS[0] <= len(t) <= _STEMMED_LENGTHS[1] else t) for t, stem in zip(new, _stemmer().stemWords(new)))
     return [stems[t] for t in tokens]
 
 

@@ -186,3 +186,21 @@ def test_words_of_any_text_are_split_and_folded_as_the_unicode_rule_does(text):
     from store.terms import words
 
     assert words(text) == _reference_words(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["as", "us", "is", "xs", "gas", "ties", "ponies", "running", "a" * 62 + "ing", "a" * 63 + "ing", "s" * 70 + "ing", "Beyoncé's", "Ægir", "naïve", "U.S.", "3D", "café"]), st.text(alphabet="aeinrstuy", min_size=1, max_size=8)), min_size=1, max_size=30).map(" ".join))
+def test_terms_are_the_terms_fts5_indexes(text):
+    # The tantivy index and rank-bm25 get store.terms' terms, FTS5 its own tokenizer's: the
+    # same text must give the same terms, short and very long words included. (Compatibility
+    # characters are left out: store.terms folds them by NFKD, unicode61 keeps them.)
+    import sqlite3
+
+    from store.schema import FTS_TOKENIZER
+    from store.terms import terms
+
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{FTS_TOKENIZER}')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    db.execute("INSERT INTO t VALUES (?)", (text,))
+    assert terms(text) == [term for term, in db.execute("SELECT term FROM v ORDER BY offset")]
