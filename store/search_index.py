@@ -58,6 +58,8 @@ _WRITER_HEAP = 64_000_000
 # commit writes a segment and an fsync; searches meanwhile fall back to FTS5 while behind).
 BULK_CHANGES = 50_000
 BULK_SECONDS = 10.0
+# How often the follower process (SearchIndex.bulk) looks at the log.
+_FOLLOW_POLL = 0.5
 # Rows read per round trip when rebuilding or applying changes.
 _FETCH = 2_000
 
@@ -121,6 +123,7 @@ class SearchIndex:
     """
 
     def __init__(self, db_path: Path, engine: Engine) -> None:
+        self.db_path = Path(db_path)
         self.folder = Path(f"{db_path}.tantivy")
         self._engine = engine
         self._index: Any = None
@@ -129,6 +132,8 @@ class SearchIndex:
         self._searcher_applied: int | None = None
         self._writer: Any = None  # held only inside bulk()
         self._bulk = 0
+        self._follower: tuple[Any, Any] | None = None  # (process, our end of its pipe) inside bulk()
+        self._bulk_started = 0.0
         self._last_sync = 0.0
         self._checked = False  # the document count was compared with SQLite's once
         self._database: str | None = None
@@ -199,14 +204,23 @@ class SearchIndex:
     @contextmanager
     def bulk(self) -> Iterator[None]:
         """Hold the writer and commit every BULK_CHANGES changes or BULK_SECONDS (and at the end),
-        instead of after every transaction: many small files indexed in a row."""
+        instead of after every transaction: many small files indexed in a row.
+
+        When a batch falls due after BULK_SECONDS of the block (or at BULK_CHANGES changes), a
+        process of its own (the follower, _follow) takes the writer over and applies the log in
+        such batches until the block ends: stemming the passages and feeding tantivy then run
+        beside the database's writes instead of between them (in `docqa index` the one Python
+        thread writing the database is the bottleneck: bench/throughput.py)."""
         self._bulk += 1
+        if self._bulk == 1:
+            self._bulk_started = time.monotonic()
         try:
             yield
         finally:
             self._bulk -= 1
             if self._bulk == 0:
                 try:
+                    self._stop_follower()
                     self.sync()
                 finally:
                     writer, self._writer = self._writer, None
@@ -216,9 +230,51 @@ class SearchIndex:
     def after_write(self) -> None:
         """Called after each committed write transaction of the store."""
         if self._bulk:
-            if time.monotonic() - self._last_sync < BULK_SECONDS and self._pending() < BULK_CHANGES:
+            if self._follower is not None:
+                if self._follower[0].is_alive():
+                    return  # it applies the log
+                self._stop_follower()  # it died: this process takes the writer back
+            now, pending = time.monotonic(), self._pending()
+            if now - self._last_sync < BULK_SECONDS and pending < BULK_CHANGES:
+                return
+            # A long run (a batch due after BULK_SECONDS of it or BULK_CHANGES changes): the
+            # follower takes over. A short one never pays for starting it.
+            if (now - self._bulk_started >= BULK_SECONDS or pending >= BULK_CHANGES) and self._start_follower():
                 return
         self.sync()
+
+    def _start_follower(self) -> bool:
+        import multiprocessing
+
+        with self._lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.wait_merging_threads()  # the follower takes the writer over
+            context = multiprocessing.get_context("spawn")
+            ours, its = context.Pipe()
+            process = context.Process(
+                target=_follow, args=(str(self.db_path), its, BULK_CHANGES, BULK_SECONDS), name="docqa-search-index", daemon=True
+            )
+            try:
+                process.start()
+            except OSError as exc:
+                logger.warning("cannot start the search index's follower (%s): the indexing process applies the log itself", exc)
+                return False
+            its.close()
+            self._follower = (process, ours)
+            logger.info("the search index %s is kept up by a process of its own (pid %d) until this run ends", self.folder, process.pid)
+            return True
+
+    def _stop_follower(self) -> None:
+        """Tell the follower to apply what is left and wait for it to let the writer go."""
+        if self._follower is None:
+            return
+        process, ours = self._follower
+        self._follower = None
+        ours.close()  # it wakes on the closed pipe, as it would if this process died
+        process.join()
+        if process.exitcode != 0:
+            logger.warning("the search index's follower exited with %s: applying the log here", process.exitcode)
 
     def sync(self, *, rebuild: bool = False) -> bool:
         """Apply every change SQLite has committed that this index lacks; False when another
@@ -367,6 +423,30 @@ class SearchIndex:
             with self._engine.connect() as conn:
                 self._database = conn.execute(select(DatabaseIdRow.uuid)).scalar_one()
         return self._database
+
+
+def _follow(db_path: str, parent: Any, changes: int, seconds: float) -> None:
+    """The follower process of SearchIndex.bulk(): apply the log every `changes` changes or
+    `seconds` (the indexing process's BULK_CHANGES and BULK_SECONDS), and once more when the
+    indexing process closes its end of `parent` or dies (kill -9 closes it too)."""
+    import signal
+
+    from store.schema import open_engine
+
+    # Ctrl-C reaches the whole process group: the indexing process decides when to stop, and
+    # then this one applies what was committed (the log keeps it either way).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    engine = open_engine(Path(db_path), create=False)
+    index = SearchIndex(Path(db_path), engine)
+    try:
+        with index.bulk():
+            applied = time.monotonic()
+            while not parent.poll(_FOLLOW_POLL):
+                if time.monotonic() - applied >= seconds or index._pending() >= changes:
+                    index.sync()
+                    applied = time.monotonic()
+    finally:
+        engine.dispose()
 
 
 _INDEXED = (PassageRow.pk, PassageRow.file_id, PassageRow.page, PassageRow.ordinal, PassageRow.meta, PassageRow.text)
