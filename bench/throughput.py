@@ -4,7 +4,9 @@ Each tree (a checkout: this one, or a `git worktree` of an older commit) indexes
 folder into an empty database with the real `docqa index FOLDER --db NEW.db --json`, run from
 that tree; the trees take turns, `--repeats` times, so that a change in the machine's load
 falls on each alike. Reports each tree's median wall time, passages per second, its ratio to
-the first tree's, and the indexing process's peak RSS and anonymous RSS (psutil, every 0.1 s).
+the first tree's, the indexing process's peak RSS and anonymous RSS, the peak RSS of its
+largest child (a conversion worker, or the search index's follower) and of all its processes
+together (psutil, every 0.1 s).
 
     python bench/throughput.py FOLDER --trees BASE,. [--repeats 3] [--workdir DIR]
 """
@@ -49,7 +51,8 @@ def index_once(tree: Path, folder: Path, db: Path) -> dict:  # type: ignore[type
     if process.returncode != 0:
         raise SystemExit(f"docqa index failed in {tree} (exit {process.returncode})")
     summary = json.loads(out)
-    return {"seconds": seconds, "passages": summary["passages"], "main_mb": sampler.main_mb, "main_anon_mb": sampler.main_anon_mb}
+    return {"seconds": seconds, "passages": summary["passages"], "main_mb": sampler.main_mb, "main_anon_mb": sampler.main_anon_mb,
+            "child_mb": sampler.worker_mb, "total_mb": sampler.total_mb}
 
 
 def main() -> None:
@@ -69,14 +72,15 @@ def main() -> None:
             runs[tree].append(run)
             print(json.dumps({"repeat": repeat, "tree": str(tree), **run}), file=sys.stderr, flush=True)
     base = statistics.median(r["seconds"] for r in runs[trees[0]])
-    print("| tree | passages | median s | passages/s | / first | peak RSS MB | anonymous RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| tree | passages | median s | passages/s | / first | peak RSS MB | anonymous RSS MB | largest child MB | all processes MB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for tree in trees:
         seconds = statistics.median(r["seconds"] for r in runs[tree])
         passages = runs[tree][0]["passages"]
         print(
             f"| {tree} | {passages:,} | {seconds:.1f} | {passages / seconds:,.0f} | {base / seconds:.2f} | "
-            f"{max(r['main_mb'] for r in runs[tree]):.0f} | {max(r['main_anon_mb'] for r in runs[tree]):.0f} |"
+            f"{max(r['main_mb'] for r in runs[tree]):.0f} | {max(r['main_anon_mb'] for r in runs[tree]):.0f} | "
+            f"{max(r['child_mb'] for r in runs[tree]):.0f} | {max(r['total_mb'] for r in runs[tree]):.0f} |"
         )
 
 
