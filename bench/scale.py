@@ -96,12 +96,13 @@ class MemorySampler:
         self._thread.join()
 
 
-def index(paths: list[Path], db: Path, config: Path | None = None) -> dict:
+def index(paths: list[Path], db: Path, config: Path | None = None, tree: Path = REPO) -> dict:
+    """The real `docqa index PATHS --db DB --json` of the checkout `tree`, timed, with its memory."""
     command = [sys.executable, "-m", "pipeline.cli", "index", *map(str, paths), "--db", str(db), "--json"]
     if config is not None:
         command += ["--config", str(config)]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     sampler = MemorySampler(process.pid)
     out, _ = process.communicate()
     sampler.stop()

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,32 +26,13 @@ sys.path.insert(0, str(REPO))
 
 
 def index_once(tree: Path, folder: Path, db: Path) -> dict:  # type: ignore[type-arg]
-    from bench.scale import MemorySampler
+    from bench.scale import index
 
-    for stale in (db, Path(f"{db}.tantivy")):
-        if stale.is_dir():
-            for child in stale.iterdir():
-                child.unlink()
-            stale.rmdir()
-        elif stale.exists():
-            stale.unlink()
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "index", str(folder), "--db", str(db), "--json"],
-        cwd=tree,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    sampler = MemorySampler(process.pid)
-    out, _ = process.communicate()
-    seconds = time.perf_counter() - started
-    sampler.stop()
-    if process.returncode != 0:
-        raise SystemExit(f"docqa index failed in {tree} (exit {process.returncode})")
-    summary = json.loads(out)
-    return {"seconds": seconds, "passages": summary["passages"], "main_mb": sampler.main_mb, "main_anon_mb": sampler.main_anon_mb,
-            "child_mb": sampler.worker_mb, "total_mb": sampler.total_mb}
+    shutil.rmtree(f"{db}.tantivy", ignore_errors=True)
+    for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        path.unlink(missing_ok=True)
+    run = index([folder], db, tree=tree)
+    return {"passages": run["report"]["passages"], **{k: run[k] for k in ("seconds", "main_mb", "main_anon_mb", "worker_mb", "total_mb")}}
 
 
 def main() -> None:
@@ -80,7 +60,7 @@ def main() -> None:
         print(
             f"| {tree} | {passages:,} | {seconds:.1f} | {passages / seconds:,.0f} | {base / seconds:.2f} | "
             f"{max(r['main_mb'] for r in runs[tree]):.0f} | {max(r['main_anon_mb'] for r in runs[tree]):.0f} | "
-            f"{max(r['child_mb'] for r in runs[tree]):.0f} | {max(r['total_mb'] for r in runs[tree]):.0f} |"
+            f"{max(r['worker_mb'] for r in runs[tree]):.0f} | {max(r['total_mb'] for r in runs[tree]):.0f} |"
         )
 
 

@@ -250,12 +250,13 @@ class SQLiteDocumentStore:
             from store.index_filters import Translator
 
             only = Translator(snapshot.schema, self._file_ids_with_path, snapshot.has_key).query(filters)
-        key = (json.dumps(filters, sort_keys=True, default=repr), tuple(paths or ()), None if file_ids is None else tuple(file_ids))
+        key = None
         if broad and only is not None:
             # A filter tantivy can apply that passed under 1 / _PROBE of the probe last time
             # (on this database) goes straight into its query: a probe and its SQL check that
             # fail cost more than the restricted query (bench/filters.py). Only a hint: either
             # way the answer is exact.
+            key = (json.dumps(filters, sort_keys=True, default=repr), tuple(paths or ()), None if file_ids is None else tuple(file_ids))
             last = self._probe_shares.get(key)
             broad = last is None or last[0] != snapshot.generation or last[1] >= 1 / _PROBE
         if broad:
@@ -265,7 +266,7 @@ class SQLiteDocumentStore:
             if condition is not None:
                 passing = self._passing(condition, [hit.pk for hit in kept])
                 kept = [hit for hit in kept if hit.pk in passing]
-            if ranked:
+            if key is not None and ranked:
                 if len(self._probe_shares) >= _SELECTIONS:
                     self._probe_shares.clear()
                 self._probe_shares[key] = (snapshot.generation, len(kept) / len(ranked))

@@ -60,8 +60,6 @@ BULK_CHANGES = 50_000
 BULK_SECONDS = 10.0
 # How often the follower process (SearchIndex.bulk) looks at the log.
 _FOLLOW_POLL = 0.5
-# Rows read per round trip when rebuilding or applying changes.
-_FETCH = 2_000
 
 
 class Hit(NamedTuple):
