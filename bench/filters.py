@@ -1,12 +1,17 @@
 """Restrictions of several selectivities against the unrestricted query, on a database
 `bench/scale.py` built (its SQuAD questions, top 20, median ms after a warm-up).
 
-    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...']
+    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...'] [--meta]
 
 Haystack metadata filters `meta.split_id < N` (one per --below), the same filter asked once and
 then for every question (docqa remembers how much of its probe a filter passed: see
 store.document_store) and as a new filter for every question; then `--file` globs (one per
 --globs). The share of passages each keeps is printed beside it.
+
+--meta: filters on the passages' JSON (a number, a date) and on `id`. A database without
+those keys gets them first: it CHANGES THE DATABASE (run it on a copy): every passage's meta
+becomes {"year": 1900..2019, "published": a date of 2000..2019}, spread by a hash of its pk,
+and the search index beside it is removed, to be built again from SQLite on the first question.
 """
 
 from __future__ import annotations
@@ -34,11 +39,14 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--below", default="500,100,20,2")
+    parser.add_argument("--meta", action="store_true", help="also JSON and id filters (changes a database without them: see above)")
     parser.add_argument("--globs", default="*/synthetic-00[0-4]*,*/synthetic-00[0-2]*,*/synthetic-000*,*/synthetic-0000*", help="--file patterns ('' for none)")
     args = parser.parse_args()
     questions_all, _ = load_squad(SQUAD)
     rng = np.random.default_rng(0)
     questions = [questions_all[i].question for i in sorted(rng.choice(len(questions_all), args.questions, replace=False))]
+    if args.meta:
+        add_meta(Path(args.db))
     store = SQLiteDocumentStore(args.db, create=False)
     counts = sqlite3.connect(args.db)
     total = counts.execute("SELECT count(*) FROM passages").fetchone()[0]
@@ -74,9 +82,47 @@ def main() -> None:
         row(f"meta.split_id < {below}, a new filter each question", kept, lambda n: {
             "filters": {"operator": "AND", "conditions": [below_filter, {"field": "meta.split_id", "operator": "!=", "value": -2 - n}]}
         })
+    if args.meta:
+        store.bm25_retrieval(questions[0], 20)  # (re)builds the search index: not timed
+        for name, sql, filters in (
+            ("meta.year >= 2019", "json_extract(meta, '$.year') >= 2019", {"field": "meta.year", "operator": ">=", "value": 2019}),
+            ("meta.year >= 2000", "json_extract(meta, '$.year') >= 2000", {"field": "meta.year", "operator": ">=", "value": 2000}),
+            ("meta.year >= 1960", "json_extract(meta, '$.year') >= 1960", {"field": "meta.year", "operator": ">=", "value": 1960}),
+            ("meta.published < 2000-02-20", "julianday(json_extract(meta, '$.published')) < julianday('2000-02-20')",
+             {"field": "meta.published", "operator": "<", "value": "2000-02-20"}),
+            ("meta.published < 2004-01-01", "julianday(json_extract(meta, '$.published')) < julianday('2004-01-01')",
+             {"field": "meta.published", "operator": "<", "value": "2004-01-01"}),
+        ):
+            kept = counts.execute(f"SELECT count(*) FROM passages WHERE {sql}").fetchone()[0]
+            row(name, kept, lambda n, filters=filters: {"filters": filters})
+            row(f"{name}, a new filter each question", kept, lambda n, filters=filters: {
+                "filters": {"operator": "AND", "conditions": [filters, {"field": "meta.year", "operator": "!=", "value": -2 - n}]}
+            })
+        ids = [i for (i,) in counts.execute("SELECT id FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
+        row("id in 50 ids", 50, lambda n: {"filters": {"field": "id", "operator": "in", "value": ids}})
+        row("id not in 50 ids", total - 50, lambda n: {"filters": {"field": "id", "operator": "not in", "value": ids}})
     for glob in filter(None, args.globs.split(",")):
         kept = counts.execute("SELECT count(*) FROM passages JOIN files ON files.id = passages.file_id WHERE files.path GLOB ?", (glob,)).fetchone()[0]
         row(f"--file '{glob}'", kept, lambda n: {"paths": [glob]})
+
+
+def add_meta(db: Path) -> None:
+    """Gives every passage of `db` a year and a date in its JSON meta, unless they have them,
+    and removes the search index so that it is built again with them (a change of `meta`
+    alone is not in the log the index follows: docqa replaces a passage, never edits it)."""
+    import shutil
+
+    connection = sqlite3.connect(db)
+    if connection.execute("SELECT json_extract(meta, '$.year') FROM passages LIMIT 1").fetchone()[0] is not None:
+        return
+    print(f"adding meta.year and meta.published to the passages of {db}", file=sys.stderr)
+    with connection:
+        connection.execute(
+            "UPDATE passages SET meta = json_object('year', 1900 + (pk * 2654435761) % 120,"
+            " 'published', date('2000-01-01', '+' || ((pk * 40503) % 7300) || ' days'))"
+        )
+    connection.close()
+    shutil.rmtree(f"{db}.tantivy", ignore_errors=True)
 
 
 if __name__ == "__main__":

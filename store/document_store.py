@@ -11,8 +11,10 @@ passages table through triggers inside it; the tantivy index beside the database
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -42,6 +44,8 @@ from store.records import Failure, FileInfo, FileRecord, FileState, StoreStats
 if TYPE_CHECKING:
     from haystack import Document
     from haystack.document_stores.types import DuplicatePolicy
+
+    from store.index_filters import Translated
 from store.schema import FileRow, PassageRow, integrity_check, open_engine
 from store.search_index import Hit, SearchIndex
 
@@ -56,8 +60,20 @@ _PROBE = 5
 # A file restriction holding more than this share of the passages is probed first; a smaller
 # one goes straight into tantivy's query, where it costs less the less it selects.
 _BROAD = 0.3
+# A filter tantivy can apply goes straight into its query when it keeps under this share (by
+# the index's counts, or of its last probe); a broader one is probed on enough passages that
+# about 3 x top_k of them pass, up to _PROBE_MOST x top_k (a top 500 costs 1.2x a top 20).
+_NARROW = 0.1
+_PROBE_MOST = 25
 # --file selections remembered per store.
 _SELECTIONS = 64
+
+@dataclasses.dataclass
+class _FilterPlan:
+    generation: int  # the database change it was made at
+    translated: Translated | None  # the filter as a tantivy query (store.index_filters), bounds on what it keeps
+    share: float | None = None  # of the probe that passed it, the last time one was made
+
 
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
@@ -89,9 +105,9 @@ class SQLiteDocumentStore:
         self._search = SearchIndex(self.path, self._engine)
         # --file selections resolved to file ids, by the database change they were resolved at.
         self._selections: dict[tuple[Any, ...], tuple[int, set[int], int]] = {}
-        # Restrictions by the share of the probe that passed them the last time they were
-        # asked, and the database change then (_tantivy_retrieval).
-        self._probe_shares: dict[tuple[Any, ...], tuple[int, float]] = {}
+        # Haystack filters (with their restriction to files) as last asked: what they
+        # translate to and the share of the probe that passed them (_tantivy_retrieval).
+        self._filter_plans: dict[tuple[Any, ...], _FilterPlan] = {}
 
     # -- Haystack DocumentStore protocol -------------------------------------------------
 
@@ -224,9 +240,11 @@ class SQLiteDocumentStore:
         any passage's metadata: SQLite decides them on the probe's passages first; when too few
         pass, tantivy applies them while scoring where they translate to its fields
         (store.index_filters), and otherwise SQLite decides them on every passage, whose pks
-        then restrict tantivy's query. A filter tantivy can apply that passed under 1 / _PROBE
-        of the probe the last time it was asked (the same restriction, the same database)
-        skips the probe.
+        then restrict tantivy's query. A filter tantivy can apply skips the probe when the
+        index's counts show it keeps under _NARROW of the passages, or it passed under
+        _NARROW of the probe the last time it was asked (the same restriction, the same
+        database); a broader one is probed on enough passages for about 3 x top_k to pass.
+        What a filter translates to is kept until the database changes.
         """
         from store.terms import terms
 
@@ -245,31 +263,31 @@ class SQLiteDocumentStore:
             if not only_files:
                 return []
             broad = passages > _BROAD * snapshot.passages
-        only = None
+        plan = None
         if filters is not None:
-            from store.index_filters import Translator
-
-            only = Translator(snapshot.schema, self._file_ids_with_path, snapshot.has_key).query(filters)
-        key = None
-        if broad and only is not None:
-            # A filter tantivy can apply that passed under 1 / _PROBE of the probe last time
-            # (on this database) goes straight into its query: a probe and its SQL check that
-            # fail cost more than the restricted query (bench/filters.py). Only a hint: either
-            # way the answer is exact.
             key = (json.dumps(filters, sort_keys=True, default=repr), tuple(paths or ()), None if file_ids is None else tuple(file_ids))
-            last = self._probe_shares.get(key)
-            broad = last is None or last[0] != snapshot.generation or last[1] >= 1 / _PROBE
+            plan = self._filter_plans.get(key)
+            if plan is None or plan.generation != snapshot.generation:
+                from store.index_filters import Translator
+
+                if len(self._filter_plans) >= _SELECTIONS:
+                    self._filter_plans.clear()
+                plan = self._filter_plans[key] = _FilterPlan(snapshot.generation, Translator(snapshot, self._file_ids_with_path, self._pks_with_id).query(filters))
+        probe = _PROBE * top_k
+        if broad and plan is not None and plan.translated is not None:
+            # Only a plan: either way the answer is exact (bench/filters.py for the costs).
+            # The share it keeps: of the last probe, else the least the index's counts allow.
+            share = plan.share if plan.share is not None else plan.translated.least / max(snapshot.passages, 1)
+            if plan.translated.most < _NARROW * snapshot.passages or (plan.share is not None and share < _NARROW):
+                broad = False
+            elif share >= _NARROW:
+                probe = min(_PROBE_MOST * top_k, max(probe, math.ceil(3 * top_k / share)))
+        only = None if plan is None or plan.translated is None else plan.translated.query
         if broad:
-            probe = _PROBE * top_k
             ranked = snapshot.search(stems, probe)
-            kept = [hit for hit in ranked if only_files is None or hit.file_id in only_files]
-            if condition is not None:
-                passing = self._passing(condition, [hit.pk for hit in kept])
-                kept = [hit for hit in kept if hit.pk in passing]
-            if key is not None and ranked:
-                if len(self._probe_shares) >= _SELECTIONS:
-                    self._probe_shares.clear()
-                self._probe_shares[key] = (snapshot.generation, len(kept) / len(ranked))
+            kept, checked = self._first_passing(ranked, top_k, only_files, condition)
+            if plan is not None and checked:
+                plan.share = len(kept) / checked
             if len(kept) >= top_k or len(ranked) < probe:
                 return self._documents_by_pk(kept[:top_k])
         pks = None
@@ -312,6 +330,31 @@ class SQLiteDocumentStore:
             for i in range(0, len(paths), _ID_CHUNK):
                 ids.extend(conn.execute(select(FileRow.id).where(FileRow.path.in_(paths[i : i + _ID_CHUNK]))).scalars())
         return ids
+
+    def _pks_with_id(self, ids: list[str]) -> list[int]:
+        pks: list[int] = []
+        with self._engine.connect() as conn:
+            for i in range(0, len(ids), _ID_CHUNK):
+                pks.extend(conn.execute(select(PassageRow.pk).where(PassageRow.id.in_(ids[i : i + _ID_CHUNK]))).scalars())
+        return pks
+
+    def _first_passing(
+        self, ranked: list[Hit], top_k: int, only_files: set[int] | None, condition: ColumnElement[bool] | None
+    ) -> tuple[list[Hit], int]:
+        """The first `top_k` of `ranked` in `only_files` that satisfy `condition` (fewer when
+        fewer do), and how many of `ranked` were looked at: SQLite decides `condition` on
+        _PROBE x top_k of them at a time."""
+        kept: list[Hit] = []
+        step = _PROBE * top_k
+        for start in range(0, len(ranked), step):
+            chunk = [hit for hit in ranked[start : start + step] if only_files is None or hit.file_id in only_files]
+            if condition is not None and chunk:
+                passing = self._passing(condition, [hit.pk for hit in chunk])
+                chunk = [hit for hit in chunk if hit.pk in passing]
+            kept.extend(chunk)
+            if len(kept) >= top_k:
+                return kept, min(len(ranked), start + step)
+        return kept, len(ranked)
 
     def _passing(self, condition: ColumnElement[bool], pks: list[int]) -> set[int]:
         """Which of `pks` satisfy `condition`."""

@@ -4,29 +4,37 @@ store.filters turns a filter into SQL, and SQLite decides it exactly; but to use
 store must scan every passage (about half a second at a million), whatever the filter keeps.
 The search index (store.search_index) holds what a filter most often names, so tantivy can
 apply it while it ranks: the integer columns `page_number`, `split_id` and `file_id` of
-indexed passages as integer fields, `file_path` through the file ids it selects, and every
-scalar of a passage's JSON `meta` as a term (`meta_terms`). This module translates a filter
-into a query on those fields when the query keeps exactly the passages the SQL keeps, and
-answers None otherwise (the store then asks SQLite, as before):
+indexed passages as integer fields, `file_path` through the file ids it selects, `id`
+through the pks it selects, every scalar of a passage's JSON `meta` as a term
+(`meta_terms`), and where each JSON value falls in SQLite's order (`meta_order`). This
+module translates a filter into a query on those fields when the query keeps exactly the
+passages the SQL keeps, and answers None otherwise (the store then asks SQLite, as before):
 
 - ==, !=, in and not in on strings, numbers and booleans, with SQLite's `IS`: a JSON true
   is the integer 1, 2 IS 2.0, a string never equals a number, a missing key is NULL (so !=
-  keeps it);
-- <, <=, >, >= on numbers, for the three integer columns, unless a document written through
-  the protocol (no file: its structural keys live in its JSON) holds that key;
+  keeps it); on `id`, strings;
+- <, <=, >, >= with a number, as SQLite compares json_extract's value with it: numbers by
+  value, and text, arrays and objects (JSON text to SQLite) after every number;
+- <, <=, >, >= with an ISO 8601 date, as store.filters compares julianday() of both sides,
+  julianday() of each value computed by SQLite itself when it is indexed;
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
-Left to SQLite: `id` and `content`, None and list or dict values, strings that look like
-JSON arrays or objects (json_extract gives those as JSON text), ordering on strings (dates)
-and on JSON keys, `split_idx_start`, and values too long to be a term.
+Left to SQLite: `content`, None and list or dict values, strings that look like JSON arrays
+or objects (json_extract gives those as JSON text), values too long to be a term,
+`split_idx_start`, `file_path` orderings, dates compared with the integer columns, and dates
+on a key where some passage holds 'now' (julianday() reads the clock).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import sqlite3
+import struct
+import threading
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 # A term of `meta_terms`: the key's JSON path as store.document_store writes it, this
 # separator, a type letter (s: text, n: number) and the value; the path and the separator
@@ -42,6 +50,21 @@ STRUCTURAL_KEYS = frozenset({"file_id", "page_number", "split_id", "split_idx_st
 
 _INT64 = 2**63
 
+# A term of `meta_order`: the key's JSON path in hex, ".", a kind and, for a number or a
+# date, its order key (`order_key`). Only [0-9a-z.]: tantivy-py builds a range over a text
+# field only through its query parser, which reads these characters bare.
+#   n<key>  the value is a number as json_extract gives it (true is 1)
+#   j<key>  julianday() of the value, where it has one
+#   t       the value is text, an array or an object, which SQLite orders after any number
+#   x       julianday() of the value reads the clock ('now'): no date range on it is exact
+# A number or a date also has coarse terms: the kind, the length L in hex and the key's first
+# L characters, for L = 1..COARSE, as Lucene indexes numbers (a trie). A range is then a set of
+# whole buckets plus a range inside one bucket of the finest level at each end: tantivy
+# unions few postings, not one per distinct value, and the buckets' document counts bound the
+# share of passages the range keeps before any search (Translator).
+COARSE = 10
+_ALPHABET = "0123456789abcdefmp"  # every character of an order key, in order
+
 
 def json_path(parts: list[str]) -> str:
     """The key path as SQLite's json_extract() names it, labels written as the JSON column writes
@@ -51,23 +74,104 @@ def json_path(parts: list[str]) -> str:
     return "$" + "".join(f'."{json.dumps(part)[1:-1]}"' for part in parts)
 
 
-def meta_terms(meta: dict[str, Any], skip: Collection[str] = ()) -> Iterator[str]:
-    """The `meta_terms` of a passage whose JSON meta is `meta` (keys in `skip` are columns)."""
+def meta_terms(meta: dict[str, Any], skip: Collection[str] = ()) -> Iterator[tuple[str, str]]:
+    """The terms (field, term) of a passage whose JSON meta is `meta` (keys in `skip` are columns)."""
 
-    def walk(value: Any, parts: list[str]) -> Iterator[str]:
+    def walk(value: Any, parts: list[str]) -> Iterator[tuple[str, str]]:
         path = json_path(parts)
-        yield path + SEPARATOR
+        yield "meta_terms", path + SEPARATOR
+        for term in _order_terms(value):
+            yield "meta_order", order_prefix(path) + term
         if isinstance(value, dict):
             for key, inner in value.items():
                 yield from walk(inner, [*parts, str(key)])
             return
         term = _value_term(value)
         if term is not None:
-            yield path + SEPARATOR + term
+            yield "meta_terms", path + SEPARATOR + term
 
     for key, value in meta.items():
         if key not in skip:
             yield from walk(value, [str(key)])
+
+
+def order_prefix(path: str) -> str:
+    """What every `meta_order` term of the key at `path` starts with (no other key's does:
+    hex digits never continue with '.')."""
+    return path.encode("utf-8", "surrogatepass").hex() + "."
+
+
+def _order_terms(value: Any) -> Iterator[str]:
+    """Where json_extract's value falls in SQLite's order, and julianday() of it."""
+    if value is None:
+        return
+    if isinstance(value, (str, list, dict)):
+        yield "t"
+        if not isinstance(value, str):
+            return  # JSON text starting with [ or {: never a date
+        if value.split("\x00", 1)[0].encode("utf-8", "surrogatepass").lower() == b"now":
+            yield "x"
+            return
+    elif isinstance(value, (bool, int, float)):
+        number = _sqlite_number(value)
+        if number is None:
+            return
+        yield from _ordered("n", order_key(number))
+        value = number
+    else:
+        return
+    day = julianday(value)
+    if day is not None:
+        yield from _ordered("j", order_key(day))
+
+
+def _ordered(kind: str, key: str) -> Iterator[str]:
+    yield kind + key
+    for length in range(1, COARSE + 1):
+        yield kind + format(length, "x") + key[:length]
+
+
+def _sqlite_number(value: bool | int | float) -> int | float | None:
+    """The number json_extract gives for a JSON number: true is 1, an integer past 64 bits a
+    real; None for what JSON cannot hold (inf, nan). (SQLite reads Python's repr of a float
+    as the same double: 300,000 random doubles agree.)"""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value if -_INT64 <= value < _INT64 else _sqlite_number(float(value))
+    return value if math.isfinite(value) else None
+
+
+_COMPLEMENT = str.maketrans("0123456789abcdef", "fedcba9876543210")
+
+
+def order_key(number: int | float) -> str:
+    """A text that sorts as `number` does among numbers (ints and floats compared exactly, as
+    SQLite compares them): the sign, then the magnitude's integer part (its length first) and
+    fraction's bits, complemented for a negative number."""
+    negative = number < 0
+    magnitude = -number if negative else number
+    whole = math.floor(magnitude)
+    # Exact: a positive float less its floor (Sterbenz); abs turns -0.0 into 0.0.
+    fraction = abs(magnitude - whole) if isinstance(magnitude, float) else 0.0
+    digits = format(whole, "x")
+    # IEEE bits of a fraction in [0, 1) sort as the fraction does.
+    key = format(len(digits), "03x") + digits + struct.pack(">d", fraction).hex()
+    return "m" + key.translate(_COMPLEMENT) if negative else "p" + key
+
+
+_DATES = threading.local()
+
+
+@functools.lru_cache(maxsize=65_536)
+def julianday(value: str | int | float) -> float | None:
+    """SQLite's julianday() of `value`, computed by SQLite (its own reading of dates, times
+    and numbers), for values that do not read the clock."""
+    connection = getattr(_DATES, "connection", None)
+    if connection is None:
+        connection = _DATES.connection = sqlite3.connect(":memory:")
+    day = connection.execute("SELECT julianday(?)", (value,)).fetchone()[0]
+    return None if day is None else float(day)
 
 
 def _value_term(value: Any) -> str | None:
@@ -93,54 +197,97 @@ class Untranslatable(Exception):
     """The filter may mean something else on the index: SQLite decides it."""
 
 
+class Snapshot(Protocol):
+    """What the translator reads of one state of the index (store.search_index.Snapshot)."""
+
+    schema: Any
+    passages: int
+
+    def doc_freq(self, field: str, value: str | int) -> int: ...
+
+    def parse(self, query: str) -> Any: ...
+
+
+class Translated(NamedTuple):
+    query: Any  # keeps exactly the passages the filter keeps
+    least: int  # it keeps at least and at most this many (from the index's counts: 0 and
+    most: int  # every passage where they say nothing)
+
+
+class _Part(NamedTuple):
+    query: Any
+    least: int  # bounds on the passages it keeps
+    most: int
+
+
 class Translator:
     """Builds tantivy queries for the filters of one search on one index snapshot.
 
-    `file_ids_with_path(values)`: the ids of the files whose path IS one of `values` (SQL on
-    the small files table); `has_key(path)`: whether any passage's JSON has the key (so the
-    integer fields do not hold every value a filter on it would see).
+    `file_ids_with_path(values)`: the ids of the files whose path IS one of `values`, and
+    `pks_with_id(values)`: the pks of the passages whose id is one of them (SQL on indexed
+    columns).
     """
 
-    def __init__(self, schema: Any, file_ids_with_path: Callable[[list[str]], list[int]], has_key: Callable[[str], bool]) -> None:
-        self._schema = schema
+    def __init__(self, snapshot: Snapshot, file_ids_with_path: Callable[[list[str]], list[int]], pks_with_id: Callable[[list[str]], list[int]]) -> None:
+        self._snapshot = snapshot
+        self._schema = snapshot.schema
+        self._all = snapshot.passages
         self._file_ids_with_path = file_ids_with_path
-        self._has_key = has_key
+        self._pks_with_id = pks_with_id
 
-    def query(self, filters: dict[str, Any]) -> Any | None:
+    def query(self, filters: dict[str, Any]) -> Translated | None:
         """The query keeping exactly the passages `filters` keep, or None. `filters` must be
         valid (store.filters.to_sql has checked it)."""
         try:
-            return self._node(filters)
+            part = self._node(filters)
         except Untranslatable:
             return None
+        return Translated(part.query, part.least, part.most)
 
-    def _node(self, node: dict[str, Any]) -> Any:
+    def _node(self, node: dict[str, Any]) -> _Part:
         import tantivy
 
+        n = self._all
         if "field" not in node:
             parts = [self._node(condition) for condition in node["conditions"]]
             if node["operator"] == "OR":
-                return tantivy.Query.boolean_query([(tantivy.Occur.Should, p) for p in parts]) if parts else tantivy.Query.empty_query()
-            every = tantivy.Query.boolean_query([(tantivy.Occur.Must, p) for p in parts]) if parts else tantivy.Query.all_query()
-            return every if node["operator"] == "AND" else _not(every)
+                if not parts:
+                    return _Part(tantivy.Query.empty_query(), 0, 0)
+                return _Part(_any(parts), max(p.least for p in parts), min(n, sum(p.most for p in parts)))
+            every = tantivy.Query.boolean_query([(tantivy.Occur.Must, p.query) for p in parts]) if parts else tantivy.Query.all_query()
+            least = max(0, sum(p.least for p in parts) - (len(parts) - 1) * n)
+            most = min((p.most for p in parts), default=n)
+            return _Part(every, least, most) if node["operator"] == "AND" else _negated(_Part(every, least, most), n)
         name, operator, value = node["field"], node["operator"], node["value"]
+        if name == "id" and operator in ("==", "!=", "in", "not in"):
+            equal = self._id_any(value if operator in ("in", "not in") else [value])
+            return equal if operator in ("==", "in") else _negated(equal, n)
         if not name.startswith("meta."):
-            raise Untranslatable  # id, content: not in the index
+            raise Untranslatable  # content, and id's orderings: not in the index
         parts = name[len("meta.") :].split(".")
         key = parts[0] if len(parts) == 1 else None
         if operator in ("==", "!=", "in", "not in"):
             values = value if operator in ("in", "not in") else [value]
             equal = self._equal_any(parts, key, values)
-            return equal if operator in ("==", "in") else _not(equal)
+            return equal if operator in ("==", "in") else _negated(equal, n)
         return self._ordering(parts, key, operator, value)
 
-    def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> Any:
+    def _id_any(self, values: list[Any]) -> _Part:
+        import tantivy
+
+        if not all(isinstance(value, str) for value in values):
+            raise Untranslatable  # the id column's TEXT affinity makes 3 equal '3'
+        pks = self._pks_with_id(values)
+        return _Part(tantivy.Query.term_set_query(self._schema, "pk", pks) if pks else tantivy.Query.empty_query(), len(pks), len(pks))
+
+    def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> _Part:
         import tantivy
 
         if key in STRUCTURAL_KEYS and key not in INTEGER_FIELDS and key != "file_path":
             raise Untranslatable  # split_idx_start: a column the index does not hold
         path = json_path(parts)
         clauses = []
+        counts = []
         texts = []
         for value in values:
             if value is None or isinstance(value, (list, dict)):
@@ -151,30 +298,103 @@ class Translator:
             if term is None:
                 raise Untranslatable
             texts.append(path + SEPARATOR + term)
+            counts.append(self._snapshot.doc_freq("meta_terms", texts[-1]))
             if key in INTEGER_FIELDS and term[0] == "n" and "." not in term and "e" not in term:
                 number = int(term[1:])
                 clauses.append(tantivy.Query.term_query(self._schema, INTEGER_FIELDS[key], number))
+                counts.append(self._snapshot.doc_freq(INTEGER_FIELDS[key], number))
         if key == "file_path":
             ids = self._file_ids_with_path([v for v in values if isinstance(v, str)])
             if ids:
                 clauses.append(tantivy.Query.term_set_query(self._schema, "file_id", ids))
+                counts.extend(self._snapshot.doc_freq("file_id", i) for i in ids)
         # The JSON of a passage: every key of a protocol document, the user's keys of an
         # indexed passage (its structural keys are columns and are not among its terms).
         clauses.append(tantivy.Query.term_set_query(self._schema, "meta_terms", texts))
-        return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
+        return _Part(tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses]), max(counts, default=0), min(self._all, sum(counts)))
 
-    def _ordering(self, parts: list[str], key: str | None, operator: str, value: Any) -> Any:
+    def _ordering(self, parts: list[str], key: str | None, operator: str, value: Any) -> _Part:
         import tantivy
 
         if value is None:
-            return tantivy.Query.empty_query()  # store.filters: nothing is greater or less than None
-        if key not in INTEGER_FIELDS or isinstance(value, str) or not isinstance(value, (int, float)):
+            return _Part(tantivy.Query.empty_query(), 0, 0)  # store.filters: nothing is greater or less than None
+        if key in STRUCTURAL_KEYS and (key not in INTEGER_FIELDS or isinstance(value, str)):
+            raise Untranslatable  # split_idx_start, file_path; julianday() of a column
+        prefix = order_prefix(json_path(parts))
+        if isinstance(value, str):
+            # store.filters: julianday() of both sides (the value is an ISO 8601 date).
+            if self._snapshot.doc_freq("meta_order", prefix + "x"):
+                raise Untranslatable
+            day = julianday(value)
+            if day is None:
+                return _Part(tantivy.Query.empty_query(), 0, 0)
+            return self._range(prefix + "j", operator, order_key(day))
+        number = _sqlite_number(int(value) if isinstance(value, bool) else value)
+        if number is None:
             raise Untranslatable
-        if self._has_key(json_path(parts)):
-            raise Untranslatable  # a protocol document's value, of any type, lives in its JSON
-        if isinstance(value, float) and (not math.isfinite(value) or abs(value) >= 2**62):
-            raise Untranslatable
-        # Integer bounds equivalent to the comparison of an integer column with `value`.
+        parts_ = [self._range(prefix + "n", operator, order_key(number))]
+        if operator in (">", ">="):
+            # Text, arrays and objects are greater than any number to SQLite.
+            texts = self._snapshot.doc_freq("meta_order", prefix + "t")
+            parts_.append(_Part(tantivy.Query.term_query(self._schema, "meta_order", prefix + "t"), texts, texts))
+        if key in INTEGER_FIELDS:
+            # An indexed passage's column (a protocol document's value is in its JSON, above).
+            if abs(number) >= 2**62:
+                raise Untranslatable  # past tantivy's i64 bounds once rounded
+            parts_.append(self._integer_range(INTEGER_FIELDS[key], operator, number))
+        # One value per key and passage: the parts keep different passages.
+        return _Part(_any(parts_), sum(p.least for p in parts_), min(self._all, sum(p.most for p in parts_)))
+
+    def _range(self, kind: str, operator: str, key: str) -> _Part:
+        """The `meta_order` terms of one kind (a prefix: path and kind letter) whose key
+        compares with `key` as `operator` says: whole buckets of the coarse terms, and ranges
+        of the finest terms in the bucket of the finest level where `key` falls."""
+        import tantivy
+
+        low, high = (None, key) if operator in ("<", "<=") else (key, None)
+        inclusive = operator in ("<=", ">=")
+        buckets: list[str] = []
+        ranges: list[str] = []
+        least = most = 0
+
+        def split(prefix: str, low: str | None, high: str | None) -> None:
+            nonlocal least, most
+            depth = len(prefix)
+            if depth == COARSE:
+                count = self._snapshot.doc_freq("meta_order", kind + format(depth, "x") + prefix)
+                if count:
+                    most += count
+                    lower = ("[" if low is None or inclusive else "{") + kind + (low if low is not None else prefix)
+                    upper = kind + (high if high is not None else prefix + "z") + ("]" if high is not None and inclusive else "}")
+                    ranges.append(f"meta_order:{lower} TO {upper}")
+                return
+            for char in _ALPHABET:
+                if low is not None and char < low[depth]:
+                    continue
+                if high is not None and char > high[depth]:
+                    break
+                inner_low = low if low is not None and char == low[depth] else None
+                inner_high = high if high is not None and char == high[depth] else None
+                if inner_low is None and inner_high is None:
+                    bucket = kind + format(depth + 1, "x") + prefix + char
+                    count = self._snapshot.doc_freq("meta_order", bucket)
+                    if count:
+                        buckets.append(bucket)
+                        least += count
+                        most += count
+                else:
+                    split(prefix + char, inner_low, inner_high)
+
+        split("", low, high)
+        queries = [self._snapshot.parse(r) for r in ranges]
+        if buckets:
+            queries.append(tantivy.Query.term_set_query(self._schema, "meta_order", buckets))
+        return _Part(_any([_Part(q, 0, 0) for q in queries]), least, most)
+
+    def _integer_range(self, field: str, operator: str, value: int | float) -> _Part:
+        """Integer bounds equivalent to the comparison of an integer column with `value`."""
+        import tantivy
+
         if operator == "<":
             lower, upper = None, math.ceil(value) - 1
         elif operator == "<=":
@@ -183,7 +403,31 @@ class Translator:
             lower, upper = math.floor(value) + 1, None
         else:
             lower, upper = math.ceil(value), None
-        return tantivy.Query.range_query(self._schema, INTEGER_FIELDS[key], tantivy.FieldType.Integer, lower, upper, use_inverted_index=True)
+        query = tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Integer, lower, upper, use_inverted_index=True)
+        # The columns are positions, pages and ids, never negative: count their values below
+        # the bound (a passage above a lower bound is one of the rest).
+        if upper is not None and upper < _COUNTED:
+            count = sum(self._snapshot.doc_freq(field, v) for v in range(0, upper + 1))
+            return _Part(query, count, count)
+        if lower is not None and lower < _COUNTED:
+            return _Part(query, 0, self._all - sum(self._snapshot.doc_freq(field, v) for v in range(0, max(lower, 0))))
+        return _Part(query, 0, self._all)
+
+
+# The most values of an integer column a bound is counted over (Translator._integer_range).
+_COUNTED = 1_024  # at about 0.4 us a count
+
+
+def _any(parts: list[_Part]) -> Any:
+    import tantivy
+
+    if not parts:
+        return tantivy.Query.empty_query()
+    return parts[0].query if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, p.query) for p in parts])
+
+
+def _negated(part: _Part, passages: int) -> _Part:
+    return _Part(_not(part.query), passages - part.most, passages - part.least)
 
 
 def _not(query: Any) -> Any:

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, delete, func, select, text
 
 from store.errors import StoreError
-from store.index_filters import SEPARATOR, STRUCTURAL_KEYS, meta_terms
+from store.index_filters import STRUCTURAL_KEYS, meta_terms
 from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
 
@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 3  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them
+_FORMAT = 4  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
@@ -71,7 +71,8 @@ class Hit(NamedTuple):
 class Snapshot:
     """One state of the index: every search on it sees the same passages."""
 
-    def __init__(self, searcher: Any, schema: Any, generation: int) -> None:
+    def __init__(self, index: Any, searcher: Any, schema: Any, generation: int) -> None:
+        self._index = index
         self._searcher = searcher
         self._schema = schema
         self.generation = generation  # the last database change it reflects
@@ -105,9 +106,13 @@ class Snapshot:
         files = self._searcher.fast_field_values("file_id", addresses)
         return [Hit(pk, float(score), file_id) for (score, _), pk, file_id in zip(hits, pks_found, files)]
 
-    def has_key(self, path: str) -> bool:
-        """Whether any passage's JSON meta has the key at `path` (store.index_filters.json_path)."""
-        return bool(self._searcher.doc_freq("meta_terms", path + SEPARATOR))
+    def doc_freq(self, field: str, value: str | int) -> int:
+        """How many passages have `value` among the terms of `field`."""
+        return int(self._searcher.doc_freq(field, value))
+
+    def parse(self, query: str) -> Any:
+        """A query in tantivy's query language (store.index_filters: its ranges over text)."""
+        return self._index.parse_query(query, [])
 
     @property
     def schema(self) -> Any:
@@ -146,7 +151,7 @@ class SearchIndex:
         with self._lock:
             if not self._current():
                 return None
-            return Snapshot(self._searcher, self._schema, self._searcher_applied or 0)
+            return Snapshot(self._index, self._searcher, self._schema, self._searcher_applied or 0)
 
     def _current(self) -> bool:
         """Whether the searcher reflects every change SQLite has committed (catching up if it can)."""
@@ -375,6 +380,7 @@ class SearchIndex:
         builder.add_integer_field("page", indexed=True)
         builder.add_integer_field("ordinal", indexed=True)
         builder.add_text_field("meta_terms", tokenizer_name="raw", index_option="basic")
+        builder.add_text_field("meta_order", tokenizer_name="raw", index_option="basic")
         self._schema = builder.build()
         self.folder.mkdir(exist_ok=True)
         try:
@@ -462,8 +468,8 @@ def _document(row: Any) -> Any:
             if value is not None:
                 document.add_integer(field, value)
     if row.meta:
-        for term in meta_terms(row.meta, STRUCTURAL_KEYS if row.file_id is not None else ()):
-            document.add_text("meta_terms", term)
+        for field, term in meta_terms(row.meta, STRUCTURAL_KEYS if row.file_id is not None else ()):
+            document.add_text(field, term)
     document.add_text("text", " ".join(terms(row.text)))
     return document
 

@@ -8,23 +8,31 @@ import random
 
 import pytest
 from haystack import Document
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from store.document_store import SQLiteDocumentStore
 from store.haystack_compat import FilterError
-from store.index_filters import Translator
+from store.index_filters import Translator, order_key
 from store.records import FileInfo
 
 FIELDS = ["meta.lang", "meta.year", "meta.score", "meta.tags", "meta.nested.k", "meta.a.b", "meta.a", "meta.page_number",
-          "meta.split_id", "meta.file_id", "meta.file_path", "meta.missing", "meta.split_idx_start", "content", "id"]
+          "meta.split_id", "meta.file_id", "meta.file_path", "meta.missing", "meta.split_idx_start", "meta.published", "meta.seen",
+          "content", "id"]
 VALUES = ["en", "de", "", 2020, 2020.0, "2020", 1, 1.0, True, False, 0, 2.5, -1, None, ["a", "b"], '["a","b"]', "{}",
-          "/docs/0.txt", "/docs/1.txt", "/proto/x.txt", 3, "3", 7, "2020-01-01", "x" * 3000]
+          "/docs/0.txt", "/docs/1.txt", "/proto/x.txt", 3, "3", 7, "2020-01-01", "x" * 3000, -0.5, -2019.75, 2**62, 1e300,
+          "2019-12-31T23:00:00", "2020-01-01 00:00:00.5", "2020-01-01T01:00:00+02:00", "p3", "p11", "1"]
+# Dates as SQLite's julianday() reads them: times alone (on 2000-01-01), numbers (Julian days),
+# offsets; and 'now', which makes every date filter on that key SQLite's.
+DATES = ["2020-01-01", "2019-12-31 23:59:59.999", "2020-01-01T00:00:00.5Z", "12:30", 2458849.5, "2458850", "not a date", True, -3]
 OPERATORS = ["==", "!=", "in", "not in", "<", "<=", ">", ">="]
 
 
 def user_meta(rng: random.Random) -> dict:
     meta = {}
-    for key, pool in (("lang", ["en", "de", "EN", ""]), ("year", [2019, 2020, 2020.0, "2020", None]), ("score", [0.5, 1, True, False, 2.5]),
-                      ("tags", [["a", "b"], ["a"], []]), ("nested", [{"k": "v"}, {"k": 3}, "flat"]), ("a.b", [1, "1"]), ("a", [{"b": 1}, {"b": "1"}])):
+    for key, pool in (("lang", ["en", "de", "EN", ""]), ("year", [2019, 2020, 2020.0, "2020", None, -0.0, -0.5, -2019.75, 2**62, 2**64, 1e300, -1e-300]), ("score", [0.5, 1, True, False, 2.5]),
+                      ("tags", [["a", "b"], ["a"], []]), ("nested", [{"k": "v"}, {"k": 3}, "flat"]), ("a.b", [1, "1"]), ("a", [{"b": 1}, {"b": "1"}]),
+                      ("published", DATES), ("seen", [*DATES, "NOW"])):
         if rng.random() < 0.7:
             meta[key] = rng.choice(pool)
     return meta
@@ -68,11 +76,13 @@ def random_filter(rng: random.Random, depth: int = 0) -> dict:
 def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     snapshot = store._search.snapshot()
     assert snapshot is not None
-    query = Translator(snapshot.schema, store._file_ids_with_path, snapshot.has_key).query(filters)
-    if query is None:
+    translated = Translator(snapshot, store._file_ids_with_path, store._pks_with_id).query(filters)
+    if translated is None:
         return None
-    hits = snapshot.search(["common"], 1_000, only=query)
-    return {doc.id for doc in store._documents_by_pk(hits)}
+    hits = snapshot.search(["common"], 1_000, only=translated.query)
+    kept = {doc.id for doc in store._documents_by_pk(hits)}
+    assert len(kept) <= translated.most  # the bound the store plans by
+    return kept
 
 
 @pytest.mark.parametrize("protocol", [False, True], ids=["indexed passages", "with protocol documents"])
@@ -100,14 +110,16 @@ def test_what_may_differ_is_left_to_sqlite(tmp_path):
     store = make_store(tmp_path, random.Random(1), protocol=True)
     for filters in (
         {"field": "content", "operator": "==", "value": "common word1"},
-        {"field": "id", "operator": "==", "value": "p1"},
+        {"field": "id", "operator": "==", "value": 3},  # the id column's affinity makes it '3'
+        {"field": "id", "operator": "<", "value": "2020-01-01"},
         {"field": "meta.lang", "operator": "==", "value": None},
         {"field": "meta.tags", "operator": "==", "value": ["a", "b"]},
         {"field": "meta.tags", "operator": "==", "value": '["a","b"]'},
-        {"field": "meta.year", "operator": ">", "value": 2019},  # a JSON key: its values may be of any type
-        {"field": "meta.page_number", "operator": "<", "value": 3},  # protocol documents hold it in their JSON
         {"field": "meta.split_idx_start", "operator": "==", "value": 10},
         {"field": "meta.file_path", "operator": ">", "value": "2020-01-01"},
+        {"field": "meta.page_number", "operator": ">", "value": "2020-01-01"},  # julianday() of a column
+        {"field": "meta.seen", "operator": ">", "value": "2020-01-01"},  # some passage has 'NOW'
+        {"field": "meta.year", "operator": ">", "value": float("inf")},
         {"operator": "AND", "conditions": [{"field": "meta.lang", "operator": "==", "value": "en"}, {"field": "content", "operator": "!=", "value": ""}]},
     ):
         assert kept_by_index(store, filters) is None, filters
@@ -118,7 +130,7 @@ def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path
     from store import document_store
 
     monkeypatch.setattr(document_store, "_PROBE", probe)
-    store = make_store(tmp_path, random.Random(2), protocol=False)
+    store = make_store(tmp_path, random.Random(8), protocol=False)  # a store where 6 pass
     filters = {"operator": "AND", "conditions": [
         {"field": "meta.split_id", "operator": "<", "value": 2.5},
         {"field": "meta.file_path", "operator": "in", "value": ["/docs/1.txt", "/docs/3.txt"]},
@@ -138,3 +150,57 @@ def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path
     assert len(expected) == 6 and {d.id for d in found} == {d.id for d in expected}
     assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
     assert all(d.meta["split_id"] < 2.5 and d.meta["file_path"] in ("/docs/1.txt", "/docs/3.txt") and d.meta.get("lang") != "de" for d in found)
+
+
+NUMBERS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False))
+
+
+@given(NUMBERS, NUMBERS)
+@example(-0.0, 0)
+@example(-0.5, -1)
+@example(2**63 - 1, 9.223372036854775807e18)
+@example(-1e300, -(2**63))
+def test_order_keys_sort_as_the_numbers_do(a, b):
+    # Python compares ints with floats exactly, as SQLite does.
+    assert (order_key(a) < order_key(b)) == (a < b)
+    assert (order_key(a) == order_key(b)) == (a == b)
+    assert set(order_key(a)) <= set("0123456789abcdefmp")  # what tantivy's query parser reads bare
+
+
+def test_dates_and_numbers_on_json_keys_are_decided_by_the_index_in_sqlites_order(tmp_path):
+    store = SQLiteDocumentStore(tmp_path / "d.db")
+    published = {"a": "2020-01-01T00:00:00.5", "b": "2019-12-31 23:59", "c": "2020-01-02T01:00:00+02:00", "d": 2458850.0, "e": "soon", "f": None}
+    rank = {"a": 10, "b": 2.5, "c": "11", "d": [1], "e": -3, "f": True}
+    store.write_documents([Document(id=i, content="common", meta={"published": published[i], "rank": rank[i]}) for i in published])
+
+    def kept(filters):
+        found = kept_by_index(store, filters)
+        assert found == {doc.id for doc in store.filter_documents(filters)}
+        return found
+
+    # julianday(): an offset moves c to 2020-01-01 23:00; 2458850.0 is 2020-01-01 12:00.
+    assert kept({"field": "meta.published", "operator": ">=", "value": "2020-01-01"}) == {"a", "c", "d"}
+    assert kept({"field": "meta.published", "operator": "<", "value": "2020-01-01T12:00:00"}) == {"a", "b"}
+    # Text and arrays are greater than every number to SQLite; true is 1.
+    assert kept({"field": "meta.rank", "operator": ">", "value": 2.5}) == {"a", "c", "d"}
+    assert kept({"field": "meta.rank", "operator": "<=", "value": 1}) == {"e", "f"}
+    assert kept({"field": "id", "operator": "not in", "value": ["a", "e", "zz"]}) == {"b", "c", "d", "f"}
+
+
+def test_ranges_keep_exactly_what_sqlite_keeps_at_every_bound(tmp_path):
+    # Values in clusters (equal integer parts, equal days, one bucket of the finest coarse
+    # level) and bounds drawn from the values themselves, so that ranges start and end inside
+    # buckets, on a value, and between two close ones.
+    rng = random.Random(3)
+    numbers = [*range(-3, 4), 2**62, -(2**62), 1e300, -1e-300, 0.1, 0.30000000000000004]
+    numbers += [rng.choice([1, -1]) * rng.choice([rng.randint(0, 40), rng.randint(0, 10**6), rng.random() * 10, 2019 + rng.random()]) for _ in range(150)]
+    days = ["2020-01-01", "2020-01-01 00:00:00.001", "2020-01-01T23:59:59", "2020-01-02", "12:00", "2019-12-31T12:00:00-13:00", 2458849.5]
+    days += [f"20{rng.randint(0, 25):02d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}" for _ in range(100)]
+    store = SQLiteDocumentStore(tmp_path / "r.db")
+    store.write_documents([Document(id=f"v{i}", content="common", meta={"v": v}) for i, v in enumerate(numbers)]
+                          + [Document(id=f"d{i}", content="common", meta={"d": d}) for i, d in enumerate(days)])
+    filters = [{"field": "meta.v", "operator": op, "value": v} for v in [*numbers[:40], 0.5, -0.0, 2019.5, 1e-9] for op in OPERATORS[4:]]
+    filters += [{"field": "meta.d", "operator": op, "value": d} for d in [*days[:20], "2020-01-01T00:00:00.0005", "2019-12-31T23:59:59.999+00:00"]
+                if isinstance(d, str) and d[0] == "2" for op in OPERATORS[4:]]
+    for f in filters:
+        assert kept_by_index(store, f) == {doc.id for doc in store.filter_documents(f)}, f

@@ -96,8 +96,14 @@ def test_every_restriction_is_the_unrestricted_ranking_filtered(store):
     assert store.bm25_retrieval(question, top_k=5, paths=["/nowhere/*"]) == []
 
 
-def test_a_filter_that_kept_too_few_of_the_probe_skips_it_the_next_time(store, monkeypatch):
+def test_a_filter_is_probed_only_where_it_may_keep_many(store, monkeypatch):
+    from store import index_filters
     from store.search_index import Snapshot
+
+    # The index counts a range's values on an integer column only for a bound under _COUNTED:
+    # for none here, so that `uncounted` is a range it cannot bound (`counted` is a set of
+    # values, always counted).
+    monkeypatch.setattr(index_filters, "_COUNTED", 0)
 
     rng = random.Random(8)
     random_corpus(store, rng, files=8, per_file=40)
@@ -109,19 +115,22 @@ def test_a_filter_that_kept_too_few_of_the_probe_skips_it_the_next_time(store, m
         return real_search(self, stems, top_k, **restrictions)
 
     monkeypatch.setattr(Snapshot, "search", search)
-    selective = {"field": "meta.split_id", "operator": "<", "value": 2}  # 2 passages in 40
+    counted = {"field": "meta.split_id", "operator": "in", "value": [0, 1]}  # 2 passages in 40, by the index's counts
+    uncounted = {"field": "meta.split_id", "operator": ">", "value": 37}  # 2 in 40 too, but a range the index does not count
     broad = {"field": "meta.split_id", "operator": ">=", "value": 2}
     untranslatable = {"field": "content", "operator": "!=", "value": "river"}
     first = True
     for question in ("coffee grind seine", "river flood"):
         everything = [d.id for d in store.bm25_retrieval(question, top_k=10_000)]
-        for filters in (selective, broad, untranslatable):
+        for filters in (counted, uncounted, broad, untranslatable):
             allowed = {d.id for d in store.bm25_retrieval(question, top_k=10_000, engine="fts5", filters=filters)}
             expected = [i for i in everything if i in allowed][:5]
             for _ in range(2):
                 limits.clear()
                 assert [d.id for d in store.bm25_retrieval(question, top_k=5, filters=filters)] == expected, (question, filters)
-                if filters is selective:
+                if filters is counted:
+                    assert limits == [(5, True)]  # straight into tantivy's query, even the first time
+                elif filters is uncounted:
                     # The first time, the probe (25 unrestricted: 1 or 2 pass), then the filter in
                     # tantivy's query; after that, for any question, the filter alone.
                     assert limits == ([(25, False), (5, True)] if first else [(5, True)])
@@ -131,7 +140,7 @@ def test_a_filter_that_kept_too_few_of_the_probe_skips_it_the_next_time(store, m
     # A change to the database forgets what the probe found.
     save(store, "/docs/new.txt", ["coffee grind seine"])
     limits.clear()
-    store.bm25_retrieval("river flood", top_k=5, filters=selective)
+    store.bm25_retrieval("river flood", top_k=5, filters=uncounted)
     assert limits[0] == (25, False)
 
 
