@@ -3,11 +3,12 @@
 The FTS5 index tokenizes passages with `porter unicode61 remove_diacritics 2`: Unicode
 letters and digits form tokens, case and diacritics are folded, and Porter's stemmer is
 applied. Queries go through the same FTS5 tokenizer (each query term is an FTS5 string,
-stemmed by the index's tokenizer), so both sides always agree. `terms()` reproduces that
-tokenizer in Python (PyStemmer's "porter" is Porter's original algorithm, as FTS5's is, and
-like FTS5 it leaves words under 3 or over 64 characters as they are) for the tantivy index
+stemmed by the index's tokenizer), so both sides always agree. `terms()` splits and folds
+text as that tokenizer does, in Python, and has each word stemmed by FTS5 itself (an
+in-memory FTS5 table read through fts5vocab; once per distinct word), for the tantivy index
 (store.search_index) and the rank-bm25 backend, which must split documents and queries the
-same way. One difference is left: compatibility characters (ligatures, superscripts, full-width
+same way. (PyStemmer's "porter", used before, differs from FTS5's in edge cases: "ies" is
+"i" to it and "ie" to FTS5, "-bly" words, doubled y's, words under 3 or over 64 characters.) One difference is left: compatibility characters (ligatures, superscripts, full-width
 letters) are decomposed here by NFKD and kept whole by unicode61; ingest.clean expands the
 ligatures PDFs give before anything is indexed.
 
@@ -17,7 +18,8 @@ they only add matches that carry almost no information.
 
 from __future__ import annotations
 
-import functools
+import sqlite3
+import threading
 import re
 import unicodedata
 
@@ -75,23 +77,12 @@ def _without_marks(decomposed: str) -> str:
     return decomposed if decomposed.isascii() else "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@functools.lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
-    import Stemmer
-
-    # Its own cache off: ours below.
-    return Stemmer.Stemmer("porter", 0)
-
-
-# Every word stemmed so far, and its stem. PyStemmer's own cache (10,000 words) is purged and
-# refilled over and over once a collection's vocabulary outgrows it: at 60,000 distinct words
-# stemming a 125-word passage took 160 us with it, 42 without, 33 with this dict (a lookup a
-# word). Started afresh past _STEMS_KEPT words (tens of MB), so memory stays bounded.
+# Every word stemmed so far, and its stem (a lookup a word, where asking SQLite costs about
+# 2 us a word and 40 a call). Started afresh past _STEMS_KEPT words (tens of MB), so memory
+# stays bounded.
 _STEMS_KEPT = 500_000
 _stems: dict[str, str] = {}
-# FTS5's porter tokenizer stems only tokens of 3 to 64 characters and passes the others
-# through (fts5_tokenize.c): "as" stays "as" (Porter's rules alone make it "a"), "us" "us".
-_STEMMED_LENGTHS = (3, 64)
+_FTS5 = threading.local()
 
 
 def _stem(tokens: list[str]) -> list[str]:
@@ -104,8 +95,30 @@ def _stem(tokens: list[str]) -> list[str]:
     if len(stems) > _STEMS_KEPT:
         stems = _stems = {}
     new = [t for t in dict.fromkeys(tokens) if t not in stems]
-    stems.update((t, stem if _STEMMED_LENGTHS[0] <= len(t) <= _STEMMED_LENGTHS[1] else t) for t, stem in zip(new, _stemmer().stemWords(new)))
+    stems.update(zip(new, _fts5_terms(new)))
     return [stems[t] for t in tokens]
+
+
+def _fts5_terms(words: list[str]) -> list[str]:
+    """The term FTS5's tokenizer makes of each of `words` (words of `words()`: one token each)."""
+    from store.schema import FTS_TOKENIZER
+
+    db = getattr(_FTS5, "db", None)
+    if db is None:
+        db = _FTS5.db = sqlite3.connect(":memory:")
+        db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{FTS_TOKENIZER}')")
+        db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    with db:
+        db.execute("DELETE FROM t")
+        db.execute("INSERT INTO t VALUES (?)", (" ".join(words),))
+        found = [term for (term,) in db.execute("SELECT term FROM v ORDER BY offset")]
+    if len(found) == len(words):
+        return found
+    # A word FTS5 splits or drops (words() and unicode61 disagree on it): each on its own, kept
+    # as it is unless FTS5 makes exactly one term of it.
+    if len(words) == 1:
+        return found if len(found) == 1 else words
+    return [_fts5_terms([word])[0] for word in words]
 
 
 def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
