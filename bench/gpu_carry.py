@@ -42,7 +42,7 @@ SITE = Path("/tmp/docqa-gpu-site")  # where the wheels are installed on the devi
 CARRIED = (
     "haystack-ai", "lazy-imports", "filetype", "posthog", "distro", "backoff", "sniffio",
     "pydantic", "pydantic-core", "typing-inspection", "annotated-types", "typing-extensions",
-    "sqlalchemy", "pystemmer", "rank-bm25", "pypdf",
+    "sqlalchemy", "rank-bm25", "tantivy", "pypdf",
     "fastapi", "starlette", "python-multipart", "fastapi-offline", "opentelemetry-api", "uvicorn",
     "anyio", "certifi",
 )  # fmt: skip
