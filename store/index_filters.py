@@ -10,17 +10,17 @@ through the pks it selects, every scalar of a passage's JSON `meta` as a term
 module translates a filter into a query on those fields when the query keeps exactly the
 passages the SQL keeps, and answers None otherwise (the store then asks SQLite, as before):
 
-- ==, !=, in and not in on strings, numbers and booleans, with SQLite's `IS`: a JSON true
-  is the integer 1, 2 IS 2.0, a string never equals a number, a missing key is NULL (so !=
-  keeps it); on `id`, strings;
+- ==, !=, in and not in on strings, numbers, booleans and None, with SQLite's `IS`: a JSON
+  true is the integer 1, 2 IS 2.0, a string never equals a number, a missing key is NULL (so
+  != keeps it, and == None keeps it); on `id`, strings;
 - <, <=, >, >= with a number, as SQLite compares json_extract's value with it: numbers by
   value, and text, arrays and objects (JSON text to SQLite) after every number;
 - <, <=, >, >= with an ISO 8601 date, as store.filters compares julianday() of both sides,
   julianday() of each value computed by SQLite itself when it is indexed;
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
-Left to SQLite: `content`, None and list or dict values, strings that look like JSON arrays
-or objects (json_extract gives those as JSON text), values too long to be a term,
+Left to SQLite: `content`, None on the keys indexed passages keep in columns, list or dict
+values, strings that look like JSON arrays or objects (json_extract gives those as JSON text), values too long to be a term,
 `split_idx_start`, `file_path` orderings, dates compared with the integer columns, and dates
 on a key where some passage holds 'now' (julianday() reads the clock).
 """
@@ -290,7 +290,18 @@ class Translator:
         counts = []
         texts = []
         for value in values:
-            if value is None or isinstance(value, (list, dict)):
+            if value is None:
+                if key in STRUCTURAL_KEYS:
+                    raise Untranslatable  # an indexed passage's NULL column
+                # json_extract gives NULL where the key is missing or null: where the key has
+                # no text, array, object or number (the first character of a number's key).
+                prefix = order_prefix(path)
+                valued = [prefix + "t", prefix + "n1m", prefix + "n1p"]
+                count = self._all - sum(self._snapshot.doc_freq("meta_order", term) for term in valued)
+                clauses.append(_not(tantivy.Query.term_set_query(self._schema, "meta_order", valued)))
+                counts.append(count)
+                continue
+            if isinstance(value, (list, dict)):
                 raise Untranslatable
             if isinstance(value, str) and (len(value) > LONGEST or value[:1] in ("[", "{")):
                 raise Untranslatable

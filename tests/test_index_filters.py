@@ -112,7 +112,7 @@ def test_what_may_differ_is_left_to_sqlite(tmp_path):
         {"field": "content", "operator": "==", "value": "common word1"},
         {"field": "id", "operator": "==", "value": 3},  # the id column's affinity makes it '3'
         {"field": "id", "operator": "<", "value": "2020-01-01"},
-        {"field": "meta.lang", "operator": "==", "value": None},
+        {"field": "meta.page_number", "operator": "==", "value": None},  # a column of indexed passages
         {"field": "meta.tags", "operator": "==", "value": ["a", "b"]},
         {"field": "meta.tags", "operator": "==", "value": '["a","b"]'},
         {"field": "meta.split_idx_start", "operator": "==", "value": 10},
@@ -171,7 +171,8 @@ def test_dates_and_numbers_on_json_keys_are_decided_by_the_index_in_sqlites_orde
     store = SQLiteDocumentStore(tmp_path / "d.db")
     published = {"a": "2020-01-01T00:00:00.5", "b": "2019-12-31 23:59", "c": "2020-01-02T01:00:00+02:00", "d": 2458850.0, "e": "soon", "f": None}
     rank = {"a": 10, "b": 2.5, "c": "11", "d": [1], "e": -3, "f": True}
-    store.write_documents([Document(id=i, content="common", meta={"published": published[i], "rank": rank[i]}) for i in published])
+    store.write_documents([Document(id=i, content="common", meta={"published": published[i], "rank": rank[i]}) for i in published]
+                          + [Document(id="g", content="common", meta={"other": 1})])
 
     def kept(filters):
         found = kept_by_index(store, filters)
@@ -184,7 +185,11 @@ def test_dates_and_numbers_on_json_keys_are_decided_by_the_index_in_sqlites_orde
     # Text and arrays are greater than every number to SQLite; true is 1.
     assert kept({"field": "meta.rank", "operator": ">", "value": 2.5}) == {"a", "c", "d"}
     assert kept({"field": "meta.rank", "operator": "<=", "value": 1}) == {"e", "f"}
-    assert kept({"field": "id", "operator": "not in", "value": ["a", "e", "zz"]}) == {"b", "c", "d", "f"}
+    assert kept({"field": "id", "operator": "not in", "value": ["a", "e", "zz"]}) == {"b", "c", "d", "f", "g"}
+    # None: a missing key or a JSON null.
+    assert kept({"field": "meta.rank", "operator": "in", "value": [None, 10]}) == {"a", "g"}
+    assert kept({"field": "meta.published", "operator": "==", "value": None}) == {"f", "g"}
+    assert kept({"field": "meta.rank", "operator": "!=", "value": None}) == {"a", "b", "c", "d", "e", "f"}
 
 
 def test_ranges_keep_exactly_what_sqlite_keeps_at_every_bound(tmp_path):
