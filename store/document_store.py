@@ -26,6 +26,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    bindparam,
     case,
     delete,
     func,
@@ -72,7 +73,16 @@ _SELECTIONS = 64
 class _FilterPlan:
     generation: int  # the database change it was made at
     translated: Translated | None  # the filter as a tantivy query (store.index_filters), bounds on what it keeps
+    check: Any  # the filter as SQL on given passages (_check_statement): one statement, compiled once
     share: float | None = None  # of the probe that passed it, the last time one was made
+
+
+def _check_statement(condition: ColumnElement[bool] | None) -> Any:
+    """The pks (a JSON array, parameter `pks`) of the passages that satisfy `condition`. Kept
+    per filter, so SQLAlchemy compiles it once (0.4 → 0.2 ms for 100 passages)."""
+    pks = func.json_each(bindparam("pks")).table_valued("value")
+    query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(PassageRow.pk.in_(select(pks.c.value)))
+    return query if condition is None else query.where(condition)
 
 
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
@@ -272,7 +282,8 @@ class SQLiteDocumentStore:
 
                 if len(self._filter_plans) >= _SELECTIONS:
                     self._filter_plans.clear()
-                plan = self._filter_plans[key] = _FilterPlan(snapshot.generation, Translator(snapshot, self._file_ids_with_path, self._pks_with_id).query(filters))
+                translated = Translator(snapshot, self._file_ids_with_path, self._pks_with_id).query(filters)
+                plan = self._filter_plans[key] = _FilterPlan(snapshot.generation, translated, _check_statement(condition))
         probe = _PROBE * top_k
         if broad and plan is not None and plan.translated is not None:
             # Only a plan: either way the answer is exact (bench/filters.py for the costs).
@@ -285,7 +296,7 @@ class SQLiteDocumentStore:
         only = None if plan is None or plan.translated is None else plan.translated.query
         if broad:
             ranked = snapshot.search(stems, probe)
-            kept, checked = self._first_passing(ranked, top_k, only_files, condition)
+            kept, checked = self._first_passing(ranked, top_k, only_files, None if plan is None else plan.check)
             if plan is not None and checked:
                 plan.share = len(kept) / checked
             if len(kept) >= top_k or len(ranked) < probe:
@@ -338,33 +349,26 @@ class SQLiteDocumentStore:
                 pks.extend(conn.execute(select(PassageRow.pk).where(PassageRow.id.in_(ids[i : i + _ID_CHUNK]))).scalars())
         return pks
 
-    def _first_passing(
-        self, ranked: list[Hit], top_k: int, only_files: set[int] | None, condition: ColumnElement[bool] | None
-    ) -> tuple[list[Hit], int]:
-        """The first `top_k` of `ranked` in `only_files` that satisfy `condition` (fewer when
-        fewer do), and how many of `ranked` were looked at: SQLite decides `condition` on
-        _PROBE x top_k of them at a time."""
+    def _first_passing(self, ranked: list[Hit], top_k: int, only_files: set[int] | None, check: Any) -> tuple[list[Hit], int]:
+        """The first `top_k` of `ranked` in `only_files` that pass `check` (None: all do;
+        fewer when fewer do), and how many of `ranked` were looked at: SQLite decides `check`
+        on _PROBE x top_k of them at a time."""
         kept: list[Hit] = []
         step = _PROBE * top_k
         for start in range(0, len(ranked), step):
             chunk = [hit for hit in ranked[start : start + step] if only_files is None or hit.file_id in only_files]
-            if condition is not None and chunk:
-                passing = self._passing(condition, [hit.pk for hit in chunk])
+            if check is not None and chunk:
+                passing = self._passing(check, [hit.pk for hit in chunk])
                 chunk = [hit for hit in chunk if hit.pk in passing]
             kept.extend(chunk)
             if len(kept) >= top_k:
                 return kept, min(len(ranked), start + step)
         return kept, len(ranked)
 
-    def _passing(self, condition: ColumnElement[bool], pks: list[int]) -> set[int]:
-        """Which of `pks` satisfy `condition`."""
-        passing: set[int] = set()
+    def _passing(self, check: Any, pks: list[int]) -> set[int]:
+        """Which of `pks` pass `check` (_check_statement: the pks go in as one JSON array)."""
         with self._engine.connect() as conn:
-            for i in range(0, len(pks), _ID_CHUNK):
-                chunk = pks[i : i + _ID_CHUNK]
-                query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(PassageRow.pk.in_(chunk), condition)
-                passing.update(conn.execute(query).scalars())
-        return passing
+            return set(conn.execute(check, {"pks": json.dumps(pks)}).scalars())
 
     def _documents_by_pk(self, ranked: list[Hit]) -> list[Document]:
         """Documents for tantivy's hits, in their order; a passage deleted meanwhile is left out."""
