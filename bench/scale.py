@@ -70,7 +70,7 @@ class MemorySampler:
         import psutil
 
         self.process = psutil.Process(pid)
-        self.main_mb = self.main_anon_mb = self.worker_mb = self.total_mb = 0.0
+        self.main_mb = self.main_anon_mb = self.worker_mb = self.worker_anon_mb = self.total_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -82,12 +82,14 @@ class MemorySampler:
             try:
                 info = self.process.memory_info()
                 main, anon = info.rss / 2**20, (info.rss - info.shared) / 2**20
-                workers = [c.memory_info().rss / 2**20 for c in self.process.children(recursive=True)]
+                children = [c.memory_info() for c in self.process.children(recursive=True)]
             except psutil.Error:
                 break
+            workers = [c.rss / 2**20 for c in children]
             self.main_mb = max(self.main_mb, main)
             self.main_anon_mb = max(self.main_anon_mb, anon)
             self.worker_mb = max([self.worker_mb, *workers])
+            self.worker_anon_mb = max([self.worker_anon_mb, *((c.rss - c.shared) / 2**20 for c in children)])
             self.total_mb = max(self.total_mb, main + sum(workers))
             time.sleep(0.1)
 
@@ -110,7 +112,7 @@ def index(paths: list[Path], db: Path, config: Path | None = None, tree: Path = 
     if process.returncode != 0:
         raise SystemExit(f"docqa index exited {process.returncode}")
     report = json.loads(out)
-    return {"seconds": seconds, "report": report, "main_mb": sampler.main_mb, "main_anon_mb": sampler.main_anon_mb, "worker_mb": sampler.worker_mb, "total_mb": sampler.total_mb}
+    return {"seconds": seconds, "report": report, "main_mb": sampler.main_mb, "main_anon_mb": sampler.main_anon_mb, "worker_mb": sampler.worker_mb, "worker_anon_mb": sampler.worker_anon_mb, "total_mb": sampler.total_mb}
 
 
 def ask(db: Path, questions, paragraph_files: list[str], engine: str, max_postings: int | None = None, **restrict) -> dict:  # type: ignore[no-untyped-def]
