@@ -69,6 +69,7 @@ _PROBE_MOST = 25
 # --file selections remembered per store.
 _SELECTIONS = 64
 
+
 @dataclasses.dataclass
 class _FilterPlan:
     generation: int  # the database change it was made at

@@ -8,7 +8,8 @@ text as that tokenizer does, in Python, and has each word stemmed by FTS5 itself
 in-memory FTS5 table read through fts5vocab; once per distinct word), for the tantivy index
 (store.search_index) and the rank-bm25 backend, which must split documents and queries the
 same way. (PyStemmer's "porter", used before, differs from FTS5's in edge cases: "ies" is
-"i" to it and "ie" to FTS5, "-bly" words, doubled y's, words under 3 or over 64 characters.) One difference is left: compatibility characters (ligatures, superscripts, full-width
+"i" to it and "ie" to FTS5, "-bly" words, doubled y's, words under 3 or over 64 characters.)
+One difference is left: compatibility characters (ligatures, superscripts, full-width
 letters) are decomposed here by NFKD and kept whole by unicode61; ingest.clean expands the
 ligatures PDFs give before anything is indexed.
 
@@ -18,9 +19,9 @@ they only add matches that carry almost no information.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
-import re
 import unicodedata
 
 # The English stopword list of NLTK's corpus (179 words), as used by bm25s and others.
