@@ -669,6 +669,14 @@ def _resolve_field(name: str) -> ColumnElement[Any]:
 
 def _protocol_row(doc: Document) -> dict[str, Any]:
     meta = doc.meta or {}
+    try:
+        # Python writes NaN and infinity as JSON it cannot read back, nor SQLite (every filter
+        # over such a passage would fail with "malformed JSON"): refused before anything is written.
+        json.dumps([meta, doc.embedding], allow_nan=False, default=lambda _: None)
+    except ValueError:
+        raise ValueError(
+            f"document {doc.id!r}: its meta or embedding holds NaN or infinity, which JSON cannot hold; store such a value as a string or None"
+        ) from None
     return dict(
         id=doc.id,
         file_id=None,

@@ -361,3 +361,17 @@ def test_metadata_keys_sqlite_paths_cannot_name_are_a_filter_error(document_stor
     for call in (document_store.filter_documents, lambda f: document_store.bm25_retrieval("alpha", 5, f)):
         with pytest.raises(FilterError, match="cannot be filtered on"):
             call({"field": f"meta.{key}", "operator": "==", "value": 1})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [1.0, float("-inf")]], ids=["nan", "inf", "in a list"])
+def test_nan_and_infinity_in_meta_are_refused_and_nothing_is_written(document_store, value):
+    batch = [Document(id="fine", content="x"), Document(id="bad", content="y", meta={"score": value})]
+    with pytest.raises(ValueError) as refused:
+        document_store.write_documents(batch)
+    assert str(refused.value) == (
+        "document 'bad': its meta or embedding holds NaN or infinity, which JSON cannot hold; store such a value as a string or None"
+    )
+    assert document_store.count_documents() == 0
+    # Filters still work over what the store holds.
+    document_store.write_documents([Document(id="ok", content="z", meta={"score": 1.5})])
+    assert [d.id for d in document_store.filter_documents({"field": "meta.score", "operator": ">", "value": 1})] == ["ok"]
