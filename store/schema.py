@@ -123,6 +123,11 @@ class DatabaseIdRow(Base):
     uuid: Mapped[str]
 
 
+# Every column the search index holds (store.search_index._document): an update of any of
+# them, by docqa or by another tool, is a change the index must apply.
+_CHANGES_UPDATE_DDL = f"""CREATE TRIGGER passage_changes_au AFTER UPDATE OF text, file_id, meta, page, ordinal ON passages BEGIN
+        INSERT INTO passage_changes(pk, op) VALUES (new.pk, {CHANGE_UPDATE});
+    END"""
 _CHANGES_DDL = [
     f"""CREATE TRIGGER passage_changes_ai AFTER INSERT ON passages BEGIN
         INSERT INTO passage_changes(pk, op) VALUES (new.pk, {CHANGE_INSERT});
@@ -130,9 +135,7 @@ _CHANGES_DDL = [
     f"""CREATE TRIGGER passage_changes_ad AFTER DELETE ON passages BEGIN
         INSERT INTO passage_changes(pk, op) VALUES (old.pk, {CHANGE_DELETE});
     END""",
-    f"""CREATE TRIGGER passage_changes_au AFTER UPDATE OF text, file_id ON passages BEGIN
-        INSERT INTO passage_changes(pk, op) VALUES (new.pk, {CHANGE_UPDATE});
-    END""",
+    _CHANGES_UPDATE_DDL,
 ]
 
 _FTS_DDL = [
@@ -206,12 +209,13 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
         assert raw is not None
         # One statement, so one snapshot: read one by one, they could straddle another
         # process's schema commit (no tables yet, then tables but version 0).
-        tables, version, app_id, files_sql, has_database_id, has_next_page_spans = raw.execute(
+        tables, version, app_id, files_sql, has_database_id, has_next_page_spans, update_sql = raw.execute(
             "SELECT (SELECT count(*) FROM sqlite_master), (SELECT user_version FROM pragma_user_version), "
             "(SELECT application_id FROM pragma_application_id), "
             "(SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'files'), "
             "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'database_id'), "
-            "(SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'next_page_spans')"
+            "(SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'next_page_spans'), "
+            "(SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'passage_changes_au')"
         ).fetchone()
         if tables == 0 and version == 0:
             if not create:
@@ -229,6 +233,8 @@ def _check_or_create(engine: Engine, path: Path, *, create: bool) -> None:
             _upgrade(conn)
         if not has_database_id:
             _add_change_log(conn)
+        elif update_sql != _CHANGES_UPDATE_DDL:
+            _widen_update_trigger(conn)
         if not has_next_page_spans:
             _add_next_page_spans(conn)
 
@@ -298,6 +304,19 @@ def _add_next_page_spans(conn: Any) -> None:
     with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
         if not conn.exec_driver_sql("SELECT count(*) FROM pragma_table_info('passages') WHERE name = 'next_page_spans'").scalar():
             conn.exec_driver_sql("ALTER TABLE passages ADD COLUMN next_page_spans JSON")
+
+
+def _widen_update_trigger(conn: Any) -> None:
+    """Log updates of `meta`, `page` and `ordinal` too, in a database whose change log logged
+    only `text` and `file_id` (what docqa itself updates: it replaces a passage, never edits
+    it), so that a tool editing metadata in place reaches the search index. Compatible with
+    the releases before; one IMMEDIATE transaction with a second look inside it, as _upgrade()."""
+    with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+        current = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'passage_changes_au'").scalar()
+        if current == _CHANGES_UPDATE_DDL:
+            return
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS passage_changes_au")
+        conn.exec_driver_sql(_CHANGES_UPDATE_DDL)
 
 
 def _add_change_log(conn: Any) -> None:

@@ -357,3 +357,24 @@ def test_kill_9_while_indexing_then_ask_finds_what_sqlite_holds(tmp_path, tiny_m
     passages = {d.id: d.content for d in store.filter_documents()}
     # Every answer is a span of a passage SQLite holds (start/end index the passage's text).
     assert answers and all(passages[a["passage_id"]][a["start"] : a["end"]] == a["answer"] for a in answers)
+
+
+def test_metadata_edited_in_place_by_another_tool_reaches_the_index(tmp_path):
+    db = tmp_path / "edit.db"
+    store = SQLiteDocumentStore(db)
+    save(store, "/a.txt", ["The Kestrel locomotive came from Glasgow.", "Coffee needs a fine grind."])
+    # A database made before the change log logged metadata: its trigger is widened on open.
+    raw = sqlite3.connect(db)
+    raw.executescript("""DROP TRIGGER passage_changes_au;
+        CREATE TRIGGER passage_changes_au AFTER UPDATE OF text, file_id ON passages BEGIN
+            INSERT INTO passage_changes(pk, op) VALUES (new.pk, 2);
+        END;""")
+    raw.close()
+    store = SQLiteDocumentStore(db)
+    assert store.bm25_retrieval("kestrel locomotive", top_k=5, filters={"field": "meta.lang", "operator": "==", "value": "en"}) == []
+    raw = sqlite3.connect(db)
+    with raw:
+        raw.execute("""UPDATE passages SET meta = json_set(meta, '$."lang"', 'en') WHERE text LIKE '%Kestrel%'""")
+    raw.close()
+    found = store.bm25_retrieval("kestrel locomotive", top_k=5, filters={"field": "meta.lang", "operator": "==", "value": "en"})
+    assert [d.content for d in found] == ["The Kestrel locomotive came from Glasgow."]
