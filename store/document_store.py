@@ -337,18 +337,18 @@ class SQLiteDocumentStore:
         return ids, passages
 
     def _file_ids_with_path(self, paths: list[str]) -> list[int]:
-        ids: list[int] = []
-        with self._engine.connect() as conn:
-            for i in range(0, len(paths), _ID_CHUNK):
-                ids.extend(conn.execute(select(FileRow.id).where(FileRow.path.in_(paths[i : i + _ID_CHUNK]))).scalars())
-        return ids
+        return self._keys_where(FileRow.id, FileRow.path, paths)
 
     def _pks_with_id(self, ids: list[str]) -> list[int]:
-        pks: list[int] = []
+        return self._keys_where(PassageRow.pk, PassageRow.id, ids)
+
+    def _keys_where(self, key: Any, column: Any, values: list[str]) -> list[int]:
+        """`key` of the rows whose `column` is one of `values` (an indexed column: SQL in chunks)."""
+        keys: list[int] = []
         with self._engine.connect() as conn:
-            for i in range(0, len(ids), _ID_CHUNK):
-                pks.extend(conn.execute(select(PassageRow.pk).where(PassageRow.id.in_(ids[i : i + _ID_CHUNK]))).scalars())
-        return pks
+            for i in range(0, len(values), _ID_CHUNK):
+                keys.extend(conn.execute(select(key).where(column.in_(values[i : i + _ID_CHUNK]))).scalars())
+        return keys
 
     def _first_passing(self, ranked: list[Hit], top_k: int, only_files: set[int] | None, check: Any) -> tuple[list[Hit], int]:
         """The first `top_k` of `ranked` in `only_files` that pass `check` (None: all do;

@@ -80,8 +80,11 @@ def meta_terms(meta: dict[str, Any], skip: Collection[str] = ()) -> Iterator[tup
     def walk(value: Any, parts: list[str]) -> Iterator[tuple[str, str]]:
         path = json_path(parts)
         yield "meta_terms", path + SEPARATOR
-        for term in _order_terms(value):
-            yield "meta_order", order_prefix(path) + term
+        ordered = list(_order_terms(value))
+        if ordered:
+            prefix = order_prefix(path)
+            for term in ordered:
+                yield "meta_order", prefix + term
         if isinstance(value, dict):
             for key, inner in value.items():
                 yield from walk(inner, [*parts, str(key)])
@@ -179,18 +182,14 @@ def _value_term(value: Any) -> str | None:
     not a scalar (null, a list) or too long to index."""
     if isinstance(value, str):
         return "s" + value if len(value) <= LONGEST else None
-    if isinstance(value, bool):
-        return "n" + str(int(value))
-    if isinstance(value, int):
-        # Past 64 bits SQLite reads a JSON integer as a real.
-        return "n" + str(value) if -_INT64 <= value < _INT64 else _value_term(float(value))
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return None
-        if value.is_integer() and abs(value) < _INT64:
-            return "n" + str(int(value))
-        return "n" + repr(value)
-    return None
+    if not isinstance(value, (bool, int, float)):
+        return None
+    number = _sqlite_number(value)
+    if number is None:
+        return None
+    if isinstance(number, float) and number.is_integer() and abs(number) < _INT64:
+        number = int(number)  # 2 IS 2.0
+    return "n" + (str(number) if isinstance(number, int) else repr(number))
 
 
 class Untranslatable(Exception):
@@ -253,7 +252,7 @@ class Translator:
             if node["operator"] == "OR":
                 if not parts:
                     return _Part(tantivy.Query.empty_query(), 0, 0)
-                return _Part(_any(parts), max(p.least for p in parts), min(n, sum(p.most for p in parts)))
+                return _Part(_any([p.query for p in parts]), max(p.least for p in parts), min(n, sum(p.most for p in parts)))
             every = tantivy.Query.boolean_query([(tantivy.Occur.Must, p.query) for p in parts]) if parts else tantivy.Query.all_query()
             least = max(0, sum(p.least for p in parts) - (len(parts) - 1) * n)
             most = min((p.most for p in parts), default=n)
@@ -322,7 +321,7 @@ class Translator:
         # The JSON of a passage: every key of a protocol document, the user's keys of an
         # indexed passage (its structural keys are columns and are not among its terms).
         clauses.append(tantivy.Query.term_set_query(self._schema, "meta_terms", texts))
-        return _Part(tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses]), max(counts, default=0), min(self._all, sum(counts)))
+        return _Part(_any(clauses), max(counts, default=0), min(self._all, sum(counts)))
 
     def _ordering(self, parts: list[str], key: str | None, operator: str, value: Any) -> _Part:
         import tantivy
@@ -340,21 +339,21 @@ class Translator:
             if day is None:
                 return _Part(tantivy.Query.empty_query(), 0, 0)
             return self._range(prefix + "j", operator, order_key(day))
-        number = _sqlite_number(int(value) if isinstance(value, bool) else value)
+        number = _sqlite_number(value)
         if number is None:
             raise Untranslatable
-        parts_ = [self._range(prefix + "n", operator, order_key(number))]
+        pieces = [self._range(prefix + "n", operator, order_key(number))]
         if operator in (">", ">="):
             # Text, arrays and objects are greater than any number to SQLite.
             texts = self._snapshot.doc_freq("meta_order", prefix + "t")
-            parts_.append(_Part(tantivy.Query.term_query(self._schema, "meta_order", prefix + "t"), texts, texts))
+            pieces.append(_Part(tantivy.Query.term_query(self._schema, "meta_order", prefix + "t"), texts, texts))
         if key in INTEGER_FIELDS:
             # An indexed passage's column (a protocol document's value is in its JSON, above).
             if abs(number) >= 2**62:
                 raise Untranslatable  # past tantivy's i64 bounds once rounded
-            parts_.append(self._integer_range(INTEGER_FIELDS[key], operator, number))
-        # One value per key and passage: the parts keep different passages.
-        return _Part(_any(parts_), sum(p.least for p in parts_), min(self._all, sum(p.most for p in parts_)))
+            pieces.append(self._integer_range(INTEGER_FIELDS[key], operator, number))
+        # One value per key and passage: the pieces keep different passages.
+        return _Part(_any([p.query for p in pieces]), sum(p.least for p in pieces), min(self._all, sum(p.most for p in pieces)))
 
     def _range(self, kind: str, operator: str, key: str) -> _Part:
         """The `meta_order` terms of one kind (a prefix: path and kind letter) whose key
@@ -400,7 +399,7 @@ class Translator:
         queries = [self._snapshot.parse(r) for r in ranges]
         if buckets:
             queries.append(tantivy.Query.term_set_query(self._schema, "meta_order", buckets))
-        return _Part(_any([_Part(q, 0, 0) for q in queries]), least, most)
+        return _Part(_any(queries), least, most)
 
     def _integer_range(self, field: str, operator: str, value: int | float) -> _Part:
         """Integer bounds equivalent to the comparison of an integer column with `value`."""
@@ -429,12 +428,13 @@ class Translator:
 _COUNTED = 1_024  # at about 0.4 us a count
 
 
-def _any(parts: list[_Part]) -> Any:
+def _any(queries: list[Any]) -> Any:
+    """The OR of `queries`."""
     import tantivy
 
-    if not parts:
+    if not queries:
         return tantivy.Query.empty_query()
-    return parts[0].query if len(parts) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, p.query) for p in parts])
+    return queries[0] if len(queries) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
 
 
 def _negated(part: _Part, passages: int) -> _Part:
