@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
     from store.index_filters import Translated
 from store.schema import FileRow, PassageRow, integrity_check, open_engine
-from store.search_index import Hit, SearchIndex
+from store.search_index import Hit, SearchIndex, Snapshot
 
 # Ids per `IN (...)`: well under SQLite's limit on bound parameters.
 _ID_CHUNK = 10_000
@@ -66,6 +66,8 @@ _BROAD = 0.3
 # about 3 x top_k of them pass, up to _PROBE_MOST x top_k (a top 500 costs 1.2x a top 20).
 _NARROW = 0.1
 _PROBE_MOST = 25
+# tantivy's candidates for the exact top k (_exact_search) grow to at most this x top_k.
+_EXACT_MOST = 32
 # --file selections remembered per store.
 _SELECTIONS = 64
 
@@ -76,6 +78,10 @@ class _FilterPlan:
     translated: Translated | None  # the filter as a tantivy query (store.index_filters), bounds on what it keeps
     check: Any  # the filter as SQL on given passages (_check_statement): one statement, compiled once
     share: float | None = None  # of the probe that passed it, the last time one was made
+
+
+# The texts of the passages whose pks (a JSON array, parameter `pks`) are given.
+_TEXTS = select(PassageRow.pk, PassageRow.text).where(PassageRow.pk.in_(select(func.json_each(bindparam("pks")).table_valued("value").c.value)))
 
 
 def _check_statement(condition: ColumnElement[bool] | None) -> Any:
@@ -268,7 +274,7 @@ class SQLiteDocumentStore:
         if snapshot is None:
             return None
         if not (condition is not None or paths or file_ids is not None):
-            return self._documents_by_pk(snapshot.search(stems, top_k))
+            return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k))
         only_files = None
         broad = True
         if paths or file_ids is not None:
@@ -301,14 +307,18 @@ class SQLiteDocumentStore:
         only = None if plan is None or plan.translated is None else plan.translated.query
         if broad:
             ranked = snapshot.search(stems, probe)
-            kept, checked, rows = self._first_passing(ranked, top_k, only_files, None if plan is None else plan.check, step)
-            if plan is not None and checked:
-                plan.share = len(kept) / checked
-            if len(kept) >= top_k or len(ranked) < probe:
-                return self._documents_by_pk(kept[:top_k], rows)
+            for kept, checked, rows in self._passing(ranked, only_files, None if plan is None else plan.check, step):
+                if plan is not None:
+                    plan.share = len(kept) / checked
+                if len(kept) >= top_k or checked == len(ranked):
+                    # What the probe has not looked at scores at most the next one, or its last.
+                    beyond = ranked[checked].score if checked < len(ranked) else ranked[-1].score if len(ranked) == probe else None
+                    best = self._exact_top(snapshot, stems, kept, top_k, beyond, rows)
+                    if best is not None:
+                        return self._documents_by_pk(*best)
         pks = None
         if only is not None:
-            return self._documents_by_pk(snapshot.search(stems, top_k, file_ids=only_files, only=only))
+            return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k, file_ids=only_files, only=only))
         if condition is not None:
             with self._engine.connect() as conn:
                 query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
@@ -317,7 +327,41 @@ class SQLiteDocumentStore:
                 pks = list(conn.execute(query).scalars())
             if not pks:
                 return []
-        return self._documents_by_pk(snapshot.search(stems, top_k, file_ids=only_files, pks=pks))
+        return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k, file_ids=only_files, pks=pks))
+
+    def _exact_search(self, snapshot: Snapshot, stems: list[str], top_k: int, **restrictions: Any) -> tuple[list[Hit], dict[int, Any] | None]:
+        """The passages of BM25's exact top `top_k` among tantivy's (store.exact_top), and the
+        rows read for them on the way (None: none were): tantivy's best 2 x top_k, and 4 times
+        as many while the band of scores its rounded lengths leave uncertain reaches their
+        last; from _EXACT_MOST x top_k on, what ranks below them is left out."""
+        limit = 2 * top_k
+        while True:
+            hits = snapshot.search(stems, limit, **restrictions)
+            complete = len(hits) < limit or limit >= _EXACT_MOST * top_k
+            best = self._exact_top(snapshot, stems, hits, top_k, None if complete else hits[-1].score, None)
+            if best is not None:
+                return best
+            limit *= 4
+
+    def _exact_top(
+        self, snapshot: Snapshot, stems: list[str], hits: list[Hit], top_k: int, beyond: float | None, rows: dict[int, Any] | None
+    ) -> tuple[list[Hit], dict[int, Any] | None] | None:
+        """store.exact_top.exact_top over `hits`, with the texts it asks for from `rows` where
+        the probe's check read them, else from SQLite (pk and text only: a tenth of the cost of
+        reading the whole rows, which only the top_k returned need)."""
+        from store.exact_top import exact_top
+
+        if not hits:
+            return None if beyond is not None else ([], rows)
+
+        def texts(pks: list[int]) -> dict[int, str]:
+            if rows is not None:
+                return {pk: rows[pk].text for pk in pks if pk in rows}
+            with self._engine.connect() as conn:
+                return dict(conn.execute(_TEXTS, {"pks": json.dumps(pks)}).all())
+
+        best = exact_top(hits, top_k, beyond, snapshot.statistics(stems, hits[0]), texts)
+        return None if best is None else (best, rows)
 
     def _files_selected(self, paths: list[str] | None, file_ids: list[int] | None, generation: int) -> tuple[set[int], int]:
         """The ids of the files that `paths` (globs, any may match) and `file_ids` select, and
@@ -354,10 +398,11 @@ class SQLiteDocumentStore:
                 keys.extend(conn.execute(select(key).where(column.in_(values[i : i + _ID_CHUNK]))).scalars())
         return keys
 
-    def _first_passing(self, ranked: list[Hit], top_k: int, only_files: set[int] | None, check: Any, step: int) -> tuple[list[Hit], int, dict[int, Any] | None]:
-        """The first `top_k` of `ranked` in `only_files` that pass `check` (None: all do;
-        fewer when fewer do), how many of `ranked` were looked at, and the rows `check` read
-        for them (None without a check): SQLite decides `check` on `step` of them at a time."""
+    def _passing(self, ranked: list[Hit], only_files: set[int] | None, check: Any, step: int) -> Iterator[tuple[list[Hit], int, dict[int, Any] | None]]:
+        """`ranked` in `only_files` that pass `check` (None: all do), `step` of them at a time
+        (SQLite decides `check` on each step's in one statement): after each step, those that
+        passed so far, how many of `ranked` were looked at, and the rows `check` read for them
+        (None without a check)."""
         kept: list[Hit] = []
         rows: dict[int, Any] | None = None if check is None else {}
         for start in range(0, len(ranked), step):
@@ -367,20 +412,23 @@ class SQLiteDocumentStore:
                     rows.update((row.pk, row) for row in conn.execute(check, {"pks": json.dumps([hit.pk for hit in chunk])}))
                 chunk = [hit for hit in chunk if hit.pk in rows]
             kept.extend(chunk)
-            if len(kept) >= top_k:
-                return kept, min(len(ranked), start + step), rows
-        return kept, len(ranked), rows
+            yield kept, min(len(ranked), start + step), rows
 
     def _documents_by_pk(self, ranked: list[Hit], rows: dict[int, Any] | None = None) -> list[Document]:
         """Documents for tantivy's hits, in their order; a passage deleted meanwhile is left out.
-        `rows`: those already read (by _first_passing's check), else they are read here."""
+        `rows`: those already read; the others are read here."""
         if not ranked:
             return []
-        if rows is None:
-            query = self._select_documents().add_columns(PassageRow.pk).where(PassageRow.pk.in_([hit.pk for hit in ranked]))
-            with self._engine.connect() as conn:
-                rows = {row.pk: row for row in conn.execute(query)}
+        rows = dict(rows or {})
+        missing = [hit.pk for hit in ranked if hit.pk not in rows]
+        if missing:
+            rows.update(self._rows_by_pk(missing))
         return [_to_document(rows[hit.pk], score=hit.score) for hit in ranked if hit.pk in rows]
+
+    def _rows_by_pk(self, pks: list[int]) -> dict[int, Any]:
+        query = self._select_documents().add_columns(PassageRow.pk).where(PassageRow.pk.in_(pks))
+        with self._engine.connect() as conn:
+            return {row.pk: row for row in conn.execute(query)}
 
     @contextmanager
     def bulk(self) -> Iterator[None]:

@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Engine, delete, func, select, text
 
 from store.errors import StoreError
+from store.exact_top import Statistics
 from store.index_filters import STRUCTURAL_KEYS, meta_terms
 from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
@@ -50,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 5  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself
+_FORMAT = 6  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
@@ -64,17 +65,20 @@ _FOLLOW_POLL = 0.5
 
 class Hit(NamedTuple):
     pk: int
-    score: float  # BM25, as tantivy computes it
+    score: float  # BM25, as tantivy computes it (with the length it stores: store.exact_top)
     file_id: int | None
+    length: int  # in terms, exactly
+    address: Any  # tantivy's, to explain its score
 
 
 class Snapshot:
     """One state of the index: every search on it sees the same passages."""
 
-    def __init__(self, index: Any, searcher: Any, schema: Any, generation: int) -> None:
+    def __init__(self, index: Any, searcher: Any, schema: Any, generation: int, statistics: dict[int, tuple[float, float]]) -> None:
         self._index = index
         self._searcher = searcher
         self._schema = schema
+        self._statistics = statistics  # SearchIndex's: (N, average length) by generation
         self.generation = generation  # the last database change it reflects
         self.passages: int = searcher.num_docs
 
@@ -104,7 +108,29 @@ class Snapshot:
         addresses = [address for _, address in hits]
         pks_found = self._searcher.fast_field_values("pk", addresses)
         files = self._searcher.fast_field_values("file_id", addresses)
-        return [Hit(pk, float(score), file_id) for (score, _), pk, file_id in zip(hits, pks_found, files)]
+        lengths = self._searcher.fast_field_values("length", addresses)
+        return [Hit(pk, float(score), file_id, length, address) for (score, address), pk, file_id, length in zip(hits, pks_found, files, lengths)]
+
+    def statistics(self, stems: list[str], hit: Hit) -> Statistics:
+        """tantivy's BM25 statistics for a question of `stems`; `hit`: a passage holding one."""
+        import tantivy
+
+        known = self._statistics.get(self.generation)
+        if known is None:
+            # N and the average length, as tantivy's BM25 has them, from its explanation of a score.
+            for stem in stems:
+                try:
+                    explanation = tantivy.Query.term_query(self._schema, "text", stem, index_option="freq").explain(self._searcher, hit.address)
+                except ValueError:
+                    continue  # the passage does not hold this one
+                values = _explained(json.loads(explanation.to_json()))
+                known = (values["N"], values["avgdl"])
+                self._statistics.clear()
+                self._statistics[self.generation] = known
+                break
+            else:
+                raise StoreError(f"the search index cannot explain the score of passage {hit.pk} for {stems}")
+        return Statistics(*known, {stem: int(self._searcher.doc_freq("text", stem)) for stem in stems})
 
     def doc_freq(self, field: str, value: str | int) -> int:
         """How many passages have `value` among the terms of `field`."""
@@ -140,6 +166,7 @@ class SearchIndex:
         self._last_sync = 0.0
         self._checked = False  # the document count was compared with SQLite's once
         self._database: str | None = None
+        self._statistics: dict[int, tuple[float, float]] = {}  # Snapshot.statistics, by generation
         # One thread at a time catches up or swaps the searcher (the HTTP API serves in threads).
         self._lock = threading.RLock()
 
@@ -151,7 +178,7 @@ class SearchIndex:
         with self._lock:
             if not self._current():
                 return None
-            return Snapshot(self._index, self._searcher, self._schema, self._searcher_applied or 0)
+            return Snapshot(self._index, self._searcher, self._schema, self._searcher_applied or 0, self._statistics)
 
     def _current(self) -> bool:
         """Whether the searcher reflects every change SQLite has committed (catching up if it can)."""
@@ -375,6 +402,8 @@ class SearchIndex:
         builder.add_text_field("text", tokenizer_name="whitespace", index_option="freq")
         builder.add_integer_field("pk", indexed=True, fast=True)
         builder.add_integer_field("file_id", indexed=True, fast=True)
+        # A passage's length in terms: tantivy's BM25 keeps it in one byte, rounded (store.exact_top).
+        builder.add_integer_field("length", fast=True)
         # What Haystack filters most often name (store.index_filters): indexed, not fast, since
         # a filter's range is read from the postings.
         builder.add_integer_field("page", indexed=True)
@@ -470,8 +499,21 @@ def _document(row: Any) -> Any:
     if row.meta:
         for field, term in meta_terms(row.meta, STRUCTURAL_KEYS if row.file_id is not None else ()):
             document.add_text(field, term)
-    document.add_text("text", " ".join(terms(row.text)))
+    words = terms(row.text)
+    document.add_integer("length", len(words))
+    document.add_text("text", " ".join(words))
     return document
+
+
+def _explained(node: dict[str, Any]) -> dict[str, float]:
+    """The values of an explanation's "N, ..." and "avgdl, ..." nodes, found anywhere in it."""
+    found: dict[str, float] = {}
+    description = node.get("description", "")
+    if description.startswith(("N,", "avgdl,")):
+        found[description.split(",")[0]] = float(node["value"])
+    for child in node.get("details", []):
+        found.update(_explained(child))
+    return found
 
 
 def _last_change(conn: Any) -> int:
