@@ -14,7 +14,7 @@ queries, and for two peers fed the same passages in the same order:
   and the question parsed leniently: what the engine gives without docqa's tokenizer.
 
     nice -n 10 python bench/retrieval.py [--passages 1000000] [--queries 300] [--workdir DIR]
-    nice -n 10 python bench/retrieval.py --workdir DIR --docqa-again   # docqa's rows again, same database
+    nice -n 10 python bench/retrieval.py --workdir DIR --docqa-again [--warm]   # docqa's rows and tantivy's again, same database
 """
 
 from __future__ import annotations
@@ -115,7 +115,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--workdir", default=None)
     parser.add_argument("--max-postings", type=int, default=50_000, help="the fts5 retriever.max_postings measured beside exact ranking")
-    parser.add_argument("--docqa-again", action="store_true", help="measure docqa's rows again on the database a run left in --workdir (no build, no peers)")
+    parser.add_argument("--docqa-again", action="store_true", help="measure docqa's rows again on the database a run left in --workdir (no build; of the peers, tantivy alone on the index it left)")
+    parser.add_argument("--warm", action="store_true", help="with --docqa-again: ask every question once before measuring each row (the page cache and docqa's stems warm)")
     args = parser.parse_args()
     os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
@@ -145,7 +146,27 @@ def main() -> None:
         print(f"{store.count_documents():,} passages in {db}; docqa's rows only\n")
         print("| retriever | median ms | p99 ms | recall@20 |\n|---|---:|---:|---:|")
         unrestricted, restricted = docqa_configs(store, args.max_postings)
-        for name, search in unrestricted + restricted:
+        peers = []
+        if (work / "tantivy-alone").is_dir():
+            # The run's tantivy on its own: its passage n is docqa's n-th (the public half's
+            # first, in the order they were indexed).
+            import sqlite3
+
+            with sqlite3.connect(db) as connection:
+                paragraph_of = [int(path.split(":")[1]) for (path,) in connection.execute(
+                    "SELECT files.path FROM passages JOIN files ON files.id = passages.file_id WHERE files.path GLOB 'squad:*' ORDER BY passages.pk")]
+            ref_index = tantivy.Index.open(str(work / "tantivy-alone"))
+            ref_searcher = ref_index.searcher()
+
+            def tantivy_again(question: str) -> set[int | None]:
+                query, _errors = ref_index.parse_query_lenient(question, ["text"])
+                hits = ref_searcher.search(query, limit=TOP_K, count=False).hits
+                return {paragraph_of[n] for n in ref_searcher.fast_field_values("n", [a for _, a in hits]) if n < len(paragraph_of)}
+
+            peers = [("tantivy alone (en_stem)", tantivy_again)]
+        for name, search in unrestricted + peers + restricted:
+            if args.warm:
+                measure(search, questions)
             median, p99, recall = measure(search, questions)
             print(f"| {name} | {median:.1f} | {p99:.1f} | {recall:.3f} |", flush=True)
         return

@@ -23,7 +23,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple, Protocol, TypeVar
 
-from store.terms import terms
+from store.terms import stems, words
 
 # tantivy's BM25 constants.
 K1, B = 1.2, 0.75
@@ -121,8 +121,9 @@ def exact_top(
     doubtful = [i for i in band if i not in sure]
     exact: dict[int, float] = {}
     best: list[float] = []  # the exact scores so far, ascending
-    found: dict[int, str] = {}
+    found: dict[int, list[str]] = {}  # the words of those read
     read = rescored = 0
+    chunk = 8
     for n, i in enumerate(doubtful):
         if slots <= 0 or (len(best) >= slots and upper[i] <= best[-slots]):
             break
@@ -133,15 +134,16 @@ def exact_top(
             score = lower[i]  # past the bound on the work: exact for a word that occurs once (see RESCORE_MOST)
         else:
             if n >= read:
-                # This one and those it will likely score next, in one read.
-                ahead = doubtful[n : n + top_k]
-                new = texts([hits[j].pk for j in ahead if stored_length(hits[j].length) != hits[j].length])
-                terms(" ".join(new.values()))  # words not stemmed before in this process: in one call
+                # This one and those it will likely score next, in one read (8, then 16, ...);
+                # the words this process has not stemmed before, in one call to FTS5.
+                ahead = doubtful[n : n + chunk]
+                new = {pk: words(text) for pk, text in texts([hits[j].pk for j in ahead if stored_length(hits[j].length) != hits[j].length]).items()}
+                stems(list(set().union(*new.values())))
                 found.update(new)
-                read = n + len(ahead)
+                read, chunk = n + len(ahead), 2 * chunk
             if hit.pk not in found:
                 continue  # deleted meanwhile
-            counts = collections.Counter(terms(found[hit.pk]))
+            counts = collections.Counter(stems(found[hit.pk]))
             norm = factor(hit.length)
             score = sum(weight * counts[stem] * (K1 + 1) / (counts[stem] + norm) for stem, weight in weights.items() if counts[stem])
             rescored += 1

@@ -86,7 +86,9 @@ _stems: dict[str, str] = {}
 _FTS5 = threading.local()
 
 
-def _stem(tokens: list[str]) -> list[str]:
+def stems(tokens: list[str]) -> list[str]:
+    """The stem of each of `tokens` (words of `words()`); the new ones are stemmed by FTS5 in
+    one call, so a caller with many texts stems their new words in one call first."""
     global _stems
     stems = _stems  # a thread that starts the dict afresh leaves this one whole
     try:
@@ -127,7 +129,7 @@ def terms(text: str, *, drop_stopwords: bool = False) -> list[str]:
     tokens = words(text)
     if drop_stopwords:
         tokens = [t for t in tokens if t not in STOPWORDS]
-    return _stem(tokens)
+    return stems(tokens)
 
 
 def query_words(question: str) -> list[str]:

@@ -68,13 +68,18 @@ def test_a_passage_deleted_meanwhile_is_left_out():
     assert [h.pk for h in exact_top(hits, 3, None, STATISTICS, lambda pks: texts)] == [1, 3, 4]
 
 
-def test_at_most_rescore_most_x_top_k_are_scored_again():
+def test_at_most_rescore_most_x_top_k_are_scored_again(monkeypatch):
     # Ten passages alike (ties all the way down): each is in doubt; 2 x top_k are read and
     # scored again, the rest taken at their lower bound; the ties go in tantivy's order.
     from store.exact_top import RESCORE_MOST
 
+    from store import exact_top as module
+
     hits = [Candidate(pk, C_TANTIVY, 134) for pk in range(10)]
-    read = []
-    best = exact_top(hits, 3, None, STATISTICS, lambda pks: read.extend(pks) or {pk: text(2, 134) for pk in pks})
+    read, scored = [], []
+    real_stems = module.stems
+    monkeypatch.setattr(module, "stems", lambda tokens: scored.append(len(tokens)) or real_stems(tokens))
+    best = exact_top(hits, 3, None, STATISTICS, lambda pks: read.append(pks) or {pk: text(2, 134) for pk in pks})
     assert [h.pk for h in best] == [0, 1, 2]
-    assert RESCORE_MOST == 2 and read == [0, 1, 2, 3, 4, 5]
+    assert read == [[0, 1, 2, 3, 4, 5, 6, 7]]  # read 8 at a time
+    assert RESCORE_MOST == 2 and scored.count(134) == 6  # (the other call stems the 8's new words at once)
