@@ -96,59 +96,77 @@ def exact_top(
     def factor(length: float) -> float:
         return K1 * (1 - B + B * length / average)
 
+    def rounded(i: int) -> bool:
+        return stored_length(hits[i].length) != hits[i].length
+
     # (Equal scores are ties, which tantivy's order breaks, as it does for its own top k.)
     upper = [hit.score for hit in hits]
-    lower = [
-        hit.score if stored_length(hit.length) == hit.length else hit.score * (1 + factor(stored_length(hit.length))) / (1 + factor(hit.length))
-        for hit in hits
-    ]  # (a length tantivy stores exactly gives its score as is, not rounded through a ratio of 1)
-    threshold = sorted(lower, reverse=True)[top_k - 1]
-    if beyond is not None and beyond > threshold:
-        return None
+    lower = [hit.score * (1 + factor(stored_length(hit.length))) / (1 + factor(hit.length)) if rounded(i) else hit.score for i, hit in enumerate(hits)]
+    weights = {stem: math.log(1 + (statistics.passages - n + 0.5) / (n + 0.5)) for stem, n in statistics.frequencies.items() if n}
+    found: dict[int, list[str]] = {}  # the words of the passages read
+
+    def read(indexes: list[int]) -> None:
+        """Reads the texts of those of `indexes` whose length tantivy rounds, in one go; the
+        words this process has not stemmed before are stemmed in one call to FTS5."""
+        new = {pk: words(text) for pk, text in texts([hits[j].pk for j in indexes if rounded(j) and hits[j].pk not in found]).items()}
+        stems(list(set().union(*new.values())))
+        found.update(new)
+
+    def exactly(i: int) -> float | None:
+        """BM25 of hits[i] with its exact length (None: deleted meanwhile)."""
+        if not rounded(i):
+            return hits[i].score
+        if hits[i].pk not in found:
+            return None
+        counts = collections.Counter(stems(found[hits[i].pk]))
+        norm = factor(hits[i].length)
+        return sum(weight * counts[stem] * (K1 + 1) / (counts[stem] + norm) for stem, weight in weights.items() if counts[stem])
+
     # Below the threshold: top_k passages surely score more. In: fewer than top_k others can
     # score as much (a tie is not sure: it is decided below, in tantivy's order).
+    threshold = sorted(lower, reverse=True)[top_k - 1]
     band = [i for i in range(len(hits)) if upper[i] >= threshold]
-    if len(band) == top_k:
-        return [hits[i] for i in band]
     uppers = sorted(upper)
-    sure = {i for i in band if len(uppers) - bisect.bisect_left(uppers, lower[i]) - 1 < top_k}
-    slots = top_k - len(sure)
-    weights = {
-        stem: math.log(1 + (statistics.passages - n + 0.5) / (n + 0.5)) for stem, n in statistics.frequencies.items() if n
-    }
+    sure = [i for i in band if len(uppers) - bisect.bisect_left(uppers, lower[i]) - 1 < top_k] if len(band) > top_k else band
+    value = {i: lower[i] for i in sure}  # what each chosen passage scores at least
     # The others in tantivy's order, which is their upper bounds' order: once the next one's
     # upper bound is no more than the slots-th best exact score, none after it can take a slot.
-    doubtful = [i for i in band if i not in sure]
+    slots = top_k - len(sure)
+    doubtful = [i for i in band if i not in set(sure)]
     exact: dict[int, float] = {}
     best: list[float] = []  # the exact scores so far, ascending
-    found: dict[int, list[str]] = {}  # the words of those read
-    read = rescored = 0
+    looked = rescored = 0
     chunk = 8
     for n, i in enumerate(doubtful):
         if slots <= 0 or (len(best) >= slots and upper[i] <= best[-slots]):
             break
-        hit = hits[i]
-        if stored_length(hit.length) == hit.length:
-            score = hit.score
+        if not rounded(i):
+            score: float | None = upper[i]
         elif rescored >= RESCORE_MOST * top_k:
             score = lower[i]  # past the bound on the work: exact for a word that occurs once (see RESCORE_MOST)
         else:
-            if n >= read:
-                # This one and those it will likely score next, in one read (8, then 16, ...);
-                # the words this process has not stemmed before, in one call to FTS5.
-                ahead = doubtful[n : n + chunk]
-                new = {pk: words(text) for pk, text in texts([hits[j].pk for j in ahead if stored_length(hits[j].length) != hits[j].length]).items()}
-                stems(list(set().union(*new.values())))
-                found.update(new)
-                read, chunk = n + len(ahead), 2 * chunk
-            if hit.pk not in found:
-                continue  # deleted meanwhile
-            counts = collections.Counter(stems(found[hit.pk]))
-            norm = factor(hit.length)
-            score = sum(weight * counts[stem] * (K1 + 1) / (counts[stem] + norm) for stem, weight in weights.items() if counts[stem])
+            if n >= looked:
+                # This one and those it will likely score next, in one read (8, then 16, ...).
+                read(doubtful[n : n + chunk])
+                looked, chunk = n + chunk, 2 * chunk
+            score = exactly(i)
             rescored += 1
+            if score is None:
+                continue  # deleted meanwhile
         exact[i] = score
         bisect.insort(best, score)
-    kept = list(sure)
-    kept += sorted(exact, key=lambda i: (-exact[i], i))[: max(0, top_k - len(kept))]
-    return [hits[i] for i in sorted(kept)[:top_k]]
+    value.update((i, exact[i]) for i in sorted(exact, key=lambda i: (-exact[i], i))[: max(0, slots)])
+    if beyond is not None and beyond > threshold and beyond > min(value.values()):
+        # (At most the threshold, top_k of `hits` outscore every passage not among them.) Past
+        # it, one of those might outscore a passage kept by its bound: the exact scores of
+        # those kept may still settle it (cheaper than asking tantivy for more).
+        unsure = [i for i in value if value[i] < beyond and rounded(i) and i not in exact]
+        read(unsure)
+        for i in unsure:
+            score = exactly(i)
+            if score is None:
+                return None
+            value[i] = score
+        if beyond > min(value.values()):
+            return None
+    return [hits[i] for i in sorted(value)[:top_k]]

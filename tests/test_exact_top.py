@@ -83,3 +83,14 @@ def test_at_most_rescore_most_x_top_k_are_scored_again(monkeypatch):
     assert [h.pk for h in best] == [0, 1, 2]
     assert read == [[0, 1, 2, 3, 4, 5, 6, 7]]  # read 8 at a time
     assert RESCORE_MOST == 2 and scored.count(134) == 6  # (the other call stems the 8's new words at once)
+
+
+def test_a_passage_past_the_candidates_is_ruled_out_by_the_exact_scores_of_those_kept():
+    hits = [Candidate(2, C_TANTIVY, 134), Candidate(3, 1.0, 30)]
+    lower = C_TANTIVY * (1 + K1 * (1 - B + B * 128 / 100)) / (1 + K1 * (1 - B + B * 134 / 100))
+    assert lower < C_EXACT < C_TANTIVY
+    read = []
+    # Anything else scores at most `beyond` by tantivy: above C's bound, below its exact score.
+    best = exact_top(hits, 1, (lower + C_EXACT) / 2, STATISTICS, lambda pks: read.append(pks) or {pk: TEXTS[pk] for pk in pks})
+    assert [h.pk for h in best] == [2] and read == [[2]]
+    assert exact_top(hits, 1, C_EXACT + 0.001, STATISTICS, lambda pks: {pk: TEXTS[pk] for pk in pks}) is None
