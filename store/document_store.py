@@ -79,11 +79,6 @@ class _FilterPlan:
     check: Any  # the filter as SQL on given passages (_check_statement): one statement, compiled once
     share: float | None = None  # of the probe that passed it, the last time one was made
 
-
-
-
-
-
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
     "file_id": PassageRow.file_id,
@@ -264,7 +259,7 @@ class SQLiteDocumentStore:
         if snapshot is None:
             return None
         if not (condition is not None or paths or file_ids is not None):
-            return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k))
+            return self._documents_by_pk(self._exact_search(snapshot, stems, top_k))
         only_files = None
         broad = True
         if paths or file_ids is not None:
@@ -301,7 +296,7 @@ class SQLiteDocumentStore:
                 return found
         pks = None
         if only is not None:
-            return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k, file_ids=only_files, only=only))
+            return self._documents_by_pk(self._exact_search(snapshot, stems, top_k, file_ids=only_files, only=only))
         if condition is not None:
             with self._engine.connect() as conn:
                 query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(condition)
@@ -310,13 +305,13 @@ class SQLiteDocumentStore:
                 pks = list(conn.execute(query).scalars())
             if not pks:
                 return []
-        return self._documents_by_pk(*self._exact_search(snapshot, stems, top_k, file_ids=only_files, pks=pks))
+        return self._documents_by_pk(self._exact_search(snapshot, stems, top_k, file_ids=only_files, pks=pks))
 
-    def _exact_search(self, snapshot: Snapshot, stems: list[str], top_k: int, **restrictions: Any) -> tuple[list[Hit], dict[int, Any] | None]:
-        """The passages of BM25's exact top `top_k` among tantivy's (store.exact_top), and the
-        rows read for them on the way (None: none were): tantivy's best 2 x top_k, and 4 times
-        as many while the band of scores its rounded lengths leave uncertain reaches their
-        last; from _EXACT_MOST x top_k on, what ranks below them is left out."""
+    def _exact_search(self, snapshot: Snapshot, stems: list[str], top_k: int, **restrictions: Any) -> list[Hit]:
+        """BM25's exact top `top_k` among tantivy's passages (store.exact_top): tantivy's best
+        2 x top_k, and 4 times as many while the band of scores its rounded lengths leave
+        uncertain reaches their last; from _EXACT_MOST x top_k on, what ranks below them is
+        left out."""
         limit = 2 * top_k
         while True:
             hits = snapshot.search(stems, limit, **restrictions)
@@ -328,14 +323,14 @@ class SQLiteDocumentStore:
 
     def _exact_top(
         self, snapshot: Snapshot, stems: list[str], hits: list[Hit], top_k: int, beyond: float | None, rows: dict[int, Any] | None
-    ) -> tuple[list[Hit], dict[int, Any] | None] | None:
+    ) -> list[Hit] | None:
         """store.exact_top.exact_top over `hits`, with the texts it asks for from `rows` where
         the probe's check read them, else from SQLite (pk and text only: a tenth of the cost of
         reading the whole rows, which only the top_k returned need)."""
         from store.exact_top import exact_top
 
         if not hits:
-            return None if beyond is not None else ([], rows)
+            return None if beyond is not None else []
 
         def texts(pks: list[int]) -> dict[int, str]:
             if rows is not None:
@@ -343,8 +338,7 @@ class SQLiteDocumentStore:
             with self._engine.connect() as conn:
                 return dict(conn.execute(_TEXTS, {"pks": json.dumps(pks)}).all())
 
-        best = exact_top(hits, top_k, beyond, snapshot.statistics(stems, hits[0]), texts)
-        return None if best is None else (best, rows)
+        return exact_top(hits, top_k, beyond, snapshot.statistics(stems, hits[0]), texts)
 
     def _files_selected(self, paths: list[str] | None, file_ids: list[int] | None, generation: int) -> tuple[set[int], int]:
         """The ids of the files that `paths` (globs, any may match) and `file_ids` select, and
@@ -408,7 +402,7 @@ class SQLiteDocumentStore:
                 beyond = ranked[checked].score if checked < len(ranked) else ranked[-1].score if more else None
                 best = self._exact_top(snapshot, stems, kept, top_k, beyond, rows)
                 if best is not None:
-                    return self._documents_by_pk(*best)
+                    return self._documents_by_pk(best, rows)
             if checked == len(ranked):
                 if len(kept) < top_k or not more or limit >= _PROBE_MOST * top_k:
                     return None

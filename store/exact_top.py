@@ -108,7 +108,10 @@ def exact_top(
     def read(indexes: list[int]) -> None:
         """Reads the texts of those of `indexes` whose length tantivy rounds, in one go; the
         words this process has not stemmed before are stemmed in one call to FTS5."""
-        new = {pk: words(text) for pk, text in texts([hits[j].pk for j in indexes if rounded(j) and hits[j].pk not in found]).items()}
+        wanted = [hits[j].pk for j in indexes if rounded(j) and hits[j].pk not in found]
+        if not wanted:
+            return
+        new = {pk: words(text) for pk, text in texts(wanted).items()}
         stems(list(set().union(*new.values())))
         found.update(new)
 
@@ -132,7 +135,7 @@ def exact_top(
     # The others in tantivy's order, which is their upper bounds' order: once the next one's
     # upper bound is no more than the slots-th best exact score, none after it can take a slot.
     slots = top_k - len(sure)
-    doubtful = [i for i in band if i not in set(sure)]
+    doubtful = [i for i in band if i not in value]
     exact: dict[int, float] = {}
     best: list[float] = []  # the exact scores so far, ascending
     looked = rescored = 0

@@ -90,16 +90,16 @@ def stems(tokens: list[str]) -> list[str]:
     """The stem of each of `tokens` (words of `words()`); the new ones are stemmed by FTS5 in
     one call, so a caller with many texts stems their new words in one call first."""
     global _stems
-    stems = _stems  # a thread that starts the dict afresh leaves this one whole
+    known = _stems  # a thread that starts the dict afresh leaves this one whole
     try:
-        return list(map(stems.__getitem__, tokens))
+        return list(map(known.__getitem__, tokens))
     except KeyError:
         pass
-    if len(stems) > _STEMS_KEPT:
-        stems = _stems = {}
-    new = [t for t in dict.fromkeys(tokens) if t not in stems]
-    stems.update(zip(new, _fts5_terms(new)))
-    return [stems[t] for t in tokens]
+    if len(known) > _STEMS_KEPT:
+        known = _stems = {}
+    new = [t for t in dict.fromkeys(tokens) if t not in known]
+    known.update(zip(new, _fts5_terms(new)))
+    return [known[t] for t in tokens]
 
 
 def _fts5_terms(words: list[str]) -> list[str]:
