@@ -1,12 +1,16 @@
 """Restrictions of several selectivities against the unrestricted query, on a database
 `bench/scale.py` built (its SQuAD questions, top 20, median ms after a warm-up).
 
-    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...'] [--meta]
+    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...'] [--meta] [--cold]
 
 Haystack metadata filters `meta.split_id < N` (one per --below), the same filter asked once and
 then for every question (docqa remembers how much of its probe a filter passed: see
 store.document_store) and as a new filter for every question; then `--file` globs (one per
 --globs). The share of passages each keeps is printed beside it.
+
+--cold (root only): before each row, empties the kernel's page cache and reads the search index's
+files back, as a server that has answered questions holds its index but not the rows of a
+database larger than its memory; every passage read from SQLite then comes from disk.
 
 --meta: filters on the passages' JSON (a number, a date) and on `id`. A database without
 those keys gets them first: it CHANGES THE DATABASE (run it on a copy): every passage's meta
@@ -40,6 +44,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--below", default="500,100,20,2")
     parser.add_argument("--meta", action="store_true", help="also JSON and id filters (changes a database without them: see above)")
+    parser.add_argument("--cold", action="store_true", help="drop the page cache before each row (root only: see above)")
     parser.add_argument("--globs", default="*/synthetic-00[0-4]*,*/synthetic-00[0-2]*,*/synthetic-000*,*/synthetic-0000*", help="--file patterns ('' for none)")
     args = parser.parse_args()
     questions_all, _ = load_squad(SQUAD)
@@ -55,6 +60,8 @@ def main() -> None:
         """Median ms unrestricted and restricted (`restrict(n)` for the n-th question), each
         question asked both ways in turn, so that a change in the machine's load falls on both
         alike."""
+        if args.cold:
+            cold(Path(args.db))
         store.bm25_retrieval(questions[0], 20)  # warm
         store.bm25_retrieval(questions[0], 20, **restrict(-1))
         plain, filtered = [], []
@@ -104,6 +111,17 @@ def main() -> None:
     for glob in filter(None, args.globs.split(",")):
         kept = counts.execute("SELECT count(*) FROM passages JOIN files ON files.id = passages.file_id WHERE files.path GLOB ?", (glob,)).fetchone()[0]
         row(f"--file '{glob}'", kept, lambda n: {"paths": [glob]})
+
+
+def cold(db: Path) -> None:
+    """Empties the page cache, then reads the search index's files into it again."""
+    import os
+
+    os.sync()
+    Path("/proc/sys/vm/drop_caches").write_text("1\n")
+    for path in Path(f"{db}.tantivy").iterdir():
+        if path.is_file():
+            path.read_bytes()
 
 
 def add_meta(db: Path) -> None:

@@ -111,6 +111,23 @@ class Snapshot:
         lengths = self._searcher.fast_field_values("length", addresses)
         return [Hit(pk, float(score), file_id, length, address) for (score, address), pk, file_id, length in zip(hits, pks_found, files, lengths)]
 
+    def passing(self, pks: list[int], only: Any) -> set[int]:
+        """Those of `pks` whose passages `only` (a query: store.index_filters) keeps.
+
+        The pks are OR-ed term queries rather than a term set: tantivy reads a term set by
+        walking the whole pk dictionary (2.7 ms for 186 pks at a million passages), the OR
+        only seeks their postings (0.6 ms), and leads the intersection with `only`.
+        """
+        import tantivy
+
+        if not pks:
+            return set()
+        schema = self._schema
+        given = tantivy.Query.boolean_query([(tantivy.Occur.Should, tantivy.Query.term_query(schema, "pk", pk)) for pk in pks])
+        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, given), (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0))])
+        hits = self._searcher.search(query, limit=len(pks), count=False).hits
+        return set(self._searcher.fast_field_values("pk", [address for _, address in hits]))
+
     def statistics(self, stems: list[str], hit: Hit) -> Statistics:
         """tantivy's BM25 statistics for a question of `stems`; `hit`: a passage holding one."""
         import tantivy

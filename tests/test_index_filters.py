@@ -82,6 +82,9 @@ def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     hits = snapshot.search(["common"], 1_000, only=translated.query)
     kept = {doc.id for doc in store._documents_by_pk(hits)}
     assert len(kept) <= translated.most  # the bound the store plans by
+    # What the probe asks instead: which of given passages the query keeps.
+    every = [hit.pk for hit in snapshot.search(["common"], 1_000)]
+    assert snapshot.passing(every[::2], translated.query) == {hit.pk for hit in hits} & set(every[::2])
     return kept
 
 

@@ -179,25 +179,35 @@ def test_a_filter_is_probed_only_where_it_may_keep_many(store, monkeypatch):
     assert limits[0] == (25, False)
 
 
-def test_a_probe_that_passes_reads_sqlite_once(store):
+def test_a_probe_reads_sqlite_once_and_only_the_answer_where_tantivy_decides_the_filter(store):
     from sqlalchemy import event
 
     random_corpus(store, random.Random(8), files=8, per_file=40)
-    statements = []
-    event.listen(store._engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: statements.append(sql))
+    reads = []
+
+    def read(conn, cursor, sql, parameters, *rest):
+        if "FROM passages" in sql:  # (the others: is the index current?)
+            reads.append(json.loads(parameters[0]) if "json_each" in sql else sql)
+
+    event.listen(store._engine, "before_cursor_execute", read)
     # A quarter of the passages by the index's counts: the probe is 3 x top_k / 0.25 = 60
-    # passages, checked 1.5 x top_k / 0.25 = 30 at a time, and its check reads the rows the
-    # answer needs: one read of the passages, when the first 30 hold top_k that pass.
+    # passages, checked 1.5 x top_k / 0.25 = 30 at a time. tantivy decides this filter, so
+    # SQLite reads only the 5 rows of the answer. A filter on `content` is SQLite's, probed on
+    # the unrestricted best 5 x top_k = 25: the statement that decides it on them also reads
+    # the rows the answer needs.
     quarter = {"field": "meta.split_id", "operator": "<", "value": 10}
+    untranslatable = {"field": "content", "operator": "!=", "value": "river"}
     for question in ("coffee grind seine", "river flood"):
-        allowed = {d.id for d in store.bm25_retrieval(question, top_k=10_000, engine="fts5", filters=quarter)}
-        expected = [d.id for d in store.bm25_retrieval(question, top_k=10_000) if d.id in allowed][:5]
-        statements.clear()
-        found = store.bm25_retrieval(question, top_k=5, filters=quarter)
-        assert [d.id for d in found] == expected
-        assert all(d.meta["split_id"] < 10 and d.content for d in found)
-        reads = [sql for sql in statements if "FROM passages" in sql]  # (the others: is the index current?)
-        assert len(reads) == 1 and "json_each" in reads[0], reads
+        everything = [d.id for d in store.bm25_retrieval(question, top_k=10_000)]
+        for filters, probed in ((quarter, 5), (untranslatable, 25)):
+            allowed = {d.id for d in store.bm25_retrieval(question, top_k=10_000, engine="fts5", filters=filters)}
+            expected = [i for i in everything if i in allowed][:5]
+            reads.clear()
+            found = store.bm25_retrieval(question, top_k=5, filters=filters)
+            assert [d.id for d in found] == expected
+            assert all(d.content for d in found)
+            assert len(reads) == 1 and len(reads[0]) == probed, (filters, reads)
+            assert {d.meta["split_id"] for d in found} <= set(range(10)) or filters is untranslatable
 
 
 def test_follows_replacement_deletion_forget_and_the_protocol(store):
