@@ -1,12 +1,13 @@
 """Restrictions of several selectivities against the unrestricted query, on a database
 `bench/scale.py` built (its SQuAD questions, top 20, median ms after a warm-up).
 
-    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--globs '*/synthetic-000*,...'] [--meta] [--cold]
+    python bench/filters.py DB [--questions 150] [--below 500,100,20,2] [--start-below N,...] [--globs '*/synthetic-000*,...'] [--meta] [--cold]
 
 Haystack metadata filters `meta.split_id < N` (one per --below), the same filter asked once and
 then for every question (docqa remembers how much of its probe a filter passed: see
-store.document_store) and as a new filter for every question; then `--file` globs (one per
---globs). The share of passages each keeps is printed beside it.
+store.document_store) and as a new filter for every question; the same for
+`meta.split_idx_start < N` (one per --start-below, none by default); then `--file` globs (one
+per --globs). The share of passages each keeps is printed beside it.
 
 --cold (root only): before each row, empties the kernel's page cache and reads the search index's
 files back, as a server that has answered questions holds its index but not the rows of a
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("db")
     parser.add_argument("--questions", type=int, default=150)
     parser.add_argument("--below", default="500,100,20,2")
+    parser.add_argument("--start-below", default="", help="bounds on split_idx_start ('' for none)")
     parser.add_argument("--meta", action="store_true", help="also JSON and id filters (changes a database without them: see above)")
     parser.add_argument("--cold", action="store_true", help="drop the page cache before each row (root only: see above)")
     parser.add_argument("--globs", default="*/synthetic-00[0-4]*,*/synthetic-00[0-2]*,*/synthetic-000*,*/synthetic-0000*", help="--file patterns ('' for none)")
@@ -88,6 +90,13 @@ def main() -> None:
         # filter costs.
         row(f"meta.split_id < {below}, a new filter each question", kept, lambda n: {
             "filters": {"operator": "AND", "conditions": [below_filter, {"field": "meta.split_id", "operator": "!=", "value": -2 - n}]}
+        })
+    for below in (int(b) for b in filter(None, args.start_below.split(","))):
+        kept = counts.execute("SELECT count(*) FROM passages WHERE start < ?", (below,)).fetchone()[0]
+        start_filter = {"field": "meta.split_idx_start", "operator": "<", "value": below}
+        row(f"meta.split_idx_start < {below}", kept, lambda n: {"filters": start_filter})
+        row(f"meta.split_idx_start < {below}, a new filter each question", kept, lambda n: {
+            "filters": {"operator": "AND", "conditions": [start_filter, {"field": "meta.split_idx_start", "operator": "!=", "value": -2 - n}]}
         })
     if args.meta:
         store.bm25_retrieval(questions[0], 20)  # (re)builds the search index: not timed

@@ -3,8 +3,8 @@
 store.filters turns a filter into SQL, and SQLite decides it exactly; but to use that SQL the
 store must scan every passage (about half a second at a million), whatever the filter keeps.
 The search index (store.search_index) holds what a filter most often names, so tantivy can
-apply it while it ranks: the integer columns `page_number`, `split_id` and `file_id` of
-indexed passages as integer fields, `file_path` through the file ids it selects, `id`
+apply it while it ranks: the integer columns `page_number`, `split_id`, `split_idx_start` and
+`file_id` of indexed passages as integer fields, `file_path` through the file ids it selects, `id`
 through the pks it selects, every scalar of a passage's JSON `meta` as a term
 (`meta_terms`), and where each JSON value falls in SQLite's order (`meta_order`). This
 module translates a filter into a query on those fields when the query keeps exactly the
@@ -20,9 +20,9 @@ passages the SQL keeps, and answers None otherwise (the store then asks SQLite, 
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
 Left to SQLite: `content`, None on the keys indexed passages keep in columns, list or dict
-values, strings that look like JSON arrays or objects (json_extract gives those as JSON text), values too long to be a term,
-`split_idx_start`, `file_path` orderings, dates compared with the integer columns, and dates
-on a key where some passage holds 'now' (julianday() reads the clock).
+values, strings that look like JSON arrays or objects (json_extract gives those as JSON text),
+values too long to be a term, `file_path` orderings, dates compared with the integer columns,
+and dates on a key where some passage holds 'now' (julianday() reads the clock).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ SEPARATOR = "\x1e"
 # equals a shorter one, and a filter naming one is left to SQLite.
 LONGEST = 2_000
 # Filter key -> the search index's integer field for indexed passages' column.
-INTEGER_FIELDS = {"page_number": "page", "split_id": "ordinal", "file_id": "file_id"}
+INTEGER_FIELDS = {"page_number": "page", "split_id": "ordinal", "split_idx_start": "start", "file_id": "file_id"}
 # The keys an indexed passage keeps in columns, not in its JSON (store.document_store).
 STRUCTURAL_KEYS = frozenset({"file_id", "page_number", "split_id", "split_idx_start", "file_path"})
 
@@ -280,8 +280,6 @@ class Translator:
     def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> _Part:
         import tantivy
 
-        if key in STRUCTURAL_KEYS and key not in INTEGER_FIELDS and key != "file_path":
-            raise Untranslatable  # split_idx_start: a column the index does not hold
         path = json_path(parts)
         clauses = []
         counts = []
@@ -327,7 +325,7 @@ class Translator:
         if value is None:
             return _Part(tantivy.Query.empty_query(), 0, 0)  # store.filters: nothing is greater or less than None
         if key in STRUCTURAL_KEYS and (key not in INTEGER_FIELDS or isinstance(value, str)):
-            raise Untranslatable  # split_idx_start, file_path; julianday() of a column
+            raise Untranslatable  # file_path's order; julianday() of a column
         prefix = order_prefix(json_path(parts))
         if isinstance(value, str):
             # store.filters: julianday() of both sides (the value is an ISO 8601 date).
@@ -413,8 +411,10 @@ class Translator:
             lower, upper = math.floor(value) + 1, None
         else:
             lower, upper = math.ceil(value), None
-        query = tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Integer, lower, upper, use_inverted_index=True)
-        # The columns are positions, pages and ids, never negative: count their values below
+        # A column of few values (pages, positions, files) by its postings; offsets by the column.
+        postings = field != "start"
+        query = tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Integer, lower, upper, use_inverted_index=postings)
+        # The columns are positions, pages, offsets and ids, never negative: count their values below
         # the bound (a passage above a lower bound is one of the rest).
         if upper is not None and upper < _COUNTED:
             count = sum(self._snapshot.doc_freq(field, v) for v in range(0, upper + 1))

@@ -118,7 +118,6 @@ def test_what_may_differ_is_left_to_sqlite(tmp_path):
         {"field": "meta.page_number", "operator": "==", "value": None},  # a column of indexed passages
         {"field": "meta.tags", "operator": "==", "value": ["a", "b"]},
         {"field": "meta.tags", "operator": "==", "value": '["a","b"]'},
-        {"field": "meta.split_idx_start", "operator": "==", "value": 10},
         {"field": "meta.file_path", "operator": ">", "value": "2020-01-01"},
         {"field": "meta.page_number", "operator": ">", "value": "2020-01-01"},  # julianday() of a column
         {"field": "meta.seen", "operator": ">", "value": "2020-01-01"},  # some passage has 'NOW'
@@ -136,6 +135,7 @@ def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path
     store = make_store(tmp_path, random.Random(8), protocol=False)  # a store where 6 pass
     filters = {"operator": "AND", "conditions": [
         {"field": "meta.split_id", "operator": "<", "value": 2.5},
+        {"field": "meta.split_idx_start", "operator": "<=", "value": 20},  # the same passages: 10 x split_id
         {"field": "meta.file_path", "operator": "in", "value": ["/docs/1.txt", "/docs/3.txt"]},
         {"field": "meta.lang", "operator": "!=", "value": "de"},
     ]}
@@ -152,7 +152,7 @@ def test_structural_filters_are_decided_by_the_index_and_rank_as_sqlite(tmp_path
     assert restricted == ([False] if probe == 5 else [False, True])  # the probe, then (if too few passed it) the filtered search
     assert len(expected) == 6 and {d.id for d in found} == {d.id for d in expected}
     assert [d.score for d in found] == sorted((d.score for d in found), reverse=True)
-    assert all(d.meta["split_id"] < 2.5 and d.meta["file_path"] in ("/docs/1.txt", "/docs/3.txt") and d.meta.get("lang") != "de" for d in found)
+    assert all(d.meta["split_id"] < 2.5 and d.meta["split_idx_start"] <= 20 and d.meta["file_path"] in ("/docs/1.txt", "/docs/3.txt") and d.meta.get("lang") != "de" for d in found)
 
 
 NUMBERS = st.one_of(st.integers(-(2**63), 2**63 - 1), st.floats(allow_nan=False, allow_infinity=False))
