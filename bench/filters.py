@@ -13,7 +13,7 @@ per --globs). The share of passages each keeps is printed beside it.
 files back, as a server that has answered questions holds its index but not the rows of a
 database larger than its memory; every passage read from SQLite then comes from disk.
 
---meta: filters on the passages' JSON (a number, a date) and on `id`. A database without
+--meta: filters on the passages' JSON (a number, a date), `page_number` None or not, and `id`. A database without
 those keys gets them first: it CHANGES THE DATABASE (run it on a copy): every passage's meta
 becomes {"year": 1900..2019, "published": a date of 2000..2019}, spread by a hash of its pk,
 and the search index beside it is removed, to be built again from SQLite on the first question.
@@ -114,6 +114,11 @@ def main() -> None:
             row(f"{name}, a new filter each question", kept, lambda n, filters=filters: {
                 "filters": {"operator": "AND", "conditions": [filters, {"field": "meta.year", "operator": "!=", "value": -2 - n}]}
             })
+        null_page = "(file_id IS NULL AND json_extract(meta, '$.page_number') IS NULL) OR (file_id IS NOT NULL AND page IS NULL)"
+        for operator, sql in (("==", null_page), ("!=", f"NOT ({null_page})")):
+            kept = counts.execute(f"SELECT count(*) FROM passages WHERE {sql}").fetchone()[0]
+            row(f"meta.page_number {operator} None", kept, lambda n, operator=operator: {
+                "filters": {"field": "meta.page_number", "operator": operator, "value": None}})
         ids = [i for (i,) in counts.execute("SELECT id FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
         row("id in 50 ids", 50, lambda n: {"filters": {"field": "id", "operator": "in", "value": ids}})
         row("id not in 50 ids", total - 50, lambda n: {"filters": {"field": "id", "operator": "not in", "value": ids}})

@@ -12,15 +12,15 @@ passages the SQL keeps, and answers None otherwise (the store then asks SQLite, 
 
 - ==, !=, in and not in on strings, numbers, booleans and None, with SQLite's `IS`: a JSON
   true is the integer 1, 2 IS 2.0, a string never equals a number, a missing key is NULL (so
-  != keeps it, and == None keeps it); on `id`, strings;
+  != keeps it, and == None keeps it), and so is an indexed passage's NULL column (a text
+  file's `page_number`); on `id`, strings;
 - <, <=, >, >= with a number, as SQLite compares json_extract's value with it: numbers by
   value, and text, arrays and objects (JSON text to SQLite) after every number;
 - <, <=, >, >= with an ISO 8601 date, as store.filters compares julianday() of both sides,
   julianday() of each value computed by SQLite itself when it is indexed;
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
-Left to SQLite: `content`, None on the keys indexed passages keep in columns, list or dict
-values, strings that look like JSON arrays or objects (json_extract gives those as JSON text),
+Left to SQLite: `content`, list or dict values, strings that look like JSON arrays or objects (json_extract gives those as JSON text),
 values too long to be a term, `file_path` orderings, dates compared with the integer columns,
 and dates on a key where some passage holds 'now' (julianday() reads the clock).
 """
@@ -282,19 +282,29 @@ class Translator:
 
         path = json_path(parts)
         clauses = []
-        counts = []
+        counts = []  # of the passages each clause keeps, exactly
+        uncounted = False  # a clause whose passages the index does not count
         texts = []
         for value in values:
             if value is None:
-                if key in STRUCTURAL_KEYS:
-                    raise Untranslatable  # an indexed passage's NULL column
                 # json_extract gives NULL where the key is missing or null: where the key has
                 # no text, array, object or number (the first character of a number's key).
                 prefix = order_prefix(path)
                 valued = [prefix + "t", prefix + "n1m", prefix + "n1p"]
-                count = self._all - sum(self._snapshot.doc_freq("meta_order", term) for term in valued)
-                clauses.append(_not(_terms(self._schema, "meta_order", valued)))
-                counts.append(count)
+                in_json = _not(_terms(self._schema, "meta_order", valued))
+                if key not in STRUCTURAL_KEYS:
+                    clauses.append(in_json)
+                    counts.append(self._all - sum(self._snapshot.doc_freq("meta_order", term) for term in valued))
+                    continue
+                # A key an indexed passage keeps in a column: a protocol document's JSON as
+                # above; an indexed passage's column, NULL where its field is missing (a
+                # file's path and id never are).
+                files = tantivy.Query.exists_query("file_id")
+                clause = _all([_not(files), in_json])
+                if key in INTEGER_FIELDS and key != "file_id":
+                    clause = _any([clause, _all([files, _not(tantivy.Query.exists_query(INTEGER_FIELDS[key]))])])
+                clauses.append(clause)
+                uncounted = True
                 continue
             if isinstance(value, (list, dict)):
                 raise Untranslatable
@@ -317,7 +327,7 @@ class Translator:
         # The JSON of a passage: every key of a protocol document, the user's keys of an
         # indexed passage (its structural keys are columns and are not among its terms).
         clauses.append(_terms(self._schema, "meta_terms", texts))
-        return _Part(_any(clauses), max(counts, default=0), min(self._all, sum(counts)))
+        return _Part(_any(clauses), max(counts, default=0), self._all if uncounted else min(self._all, sum(counts)))
 
     def _ordering(self, parts: list[str], key: str | None, operator: str, value: Any) -> _Part:
         import tantivy
@@ -450,6 +460,13 @@ def _any(queries: list[Any]) -> Any:
     if not queries:
         return tantivy.Query.empty_query()
     return queries[0] if len(queries) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
+
+
+def _all(queries: list[Any]) -> Any:
+    """The AND of `queries`."""
+    import tantivy
+
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in queries])
 
 
 def _negated(part: _Part, passages: int) -> _Part:

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 7  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start
+_FORMAT = 7  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start, and page and ordinal fast (== None on a column)
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
@@ -421,12 +421,13 @@ class SearchIndex:
         builder.add_integer_field("file_id", indexed=True, fast=True)
         # A passage's length in terms: tantivy's BM25 keeps it in one byte, rounded (store.exact_top).
         builder.add_integer_field("length", fast=True)
-        # What Haystack filters most often name (store.index_filters): indexed, not fast, since
-        # a filter's range is read from the postings.
-        builder.add_integer_field("page", indexed=True)
-        builder.add_integer_field("ordinal", indexed=True)
-        # Offsets have about as many values as passages: a range over them is read from the
-        # column (fast), as merging the postings of each value costs 45 ms at a million.
+        # What Haystack filters most often name (store.index_filters). Indexed: a range of pages
+        # or positions is read from the postings of its few values. Fast too: "== None" asks
+        # whether a passage has one at all. Offsets have about as many values as passages, so a
+        # range of them is read from the column instead (merging their postings cost 45 ms at
+        # a million).
+        builder.add_integer_field("page", indexed=True, fast=True)
+        builder.add_integer_field("ordinal", indexed=True, fast=True)
         builder.add_integer_field("start", indexed=True, fast=True)
         builder.add_text_field("meta_terms", tokenizer_name="raw", index_option="basic")
         builder.add_text_field("meta_order", tokenizer_name="raw", index_option="basic")

@@ -109,13 +109,25 @@ def test_translated_filters_keep_exactly_what_sqlite_keeps(tmp_path, protocol):
     assert translated > 0.3 * compared, (translated, compared)
 
 
+def test_none_on_a_column_is_decided_by_the_index(tmp_path):
+    # Indexed passages keep these keys in columns (a text file's page_number is NULL), protocol
+    # documents in their JSON (missing, null or a value).
+    store = make_store(tmp_path, random.Random(3), protocol=True)
+    for field in ("meta.page_number", "meta.split_id", "meta.split_idx_start", "meta.file_id", "meta.file_path"):
+        for operator, value in (("==", None), ("!=", None), ("in", [None, 3]), ("not in", [None, "/docs/0.txt"])):
+            filters = {"field": field, "operator": operator, "value": value}
+            expected = {doc.id for doc in store.filter_documents(filters)}
+            assert kept_by_index(store, filters) == expected, filters
+    nulls = {doc.id for doc in store.filter_documents({"field": "meta.page_number", "operator": "==", "value": None})}
+    assert any(i.startswith("p") for i in nulls) and any(not i.startswith("p") for i in nulls)  # both kinds are among them
+
+
 def test_what_may_differ_is_left_to_sqlite(tmp_path):
     store = make_store(tmp_path, random.Random(1), protocol=True)
     for filters in (
         {"field": "content", "operator": "==", "value": "common word1"},
         {"field": "id", "operator": "==", "value": 3},  # the id column's affinity makes it '3'
         {"field": "id", "operator": "<", "value": "2020-01-01"},
-        {"field": "meta.page_number", "operator": "==", "value": None},  # a column of indexed passages
         {"field": "meta.tags", "operator": "==", "value": ["a", "b"]},
         {"field": "meta.tags", "operator": "==", "value": '["a","b"]'},
         {"field": "meta.file_path", "operator": ">", "value": "2020-01-01"},
