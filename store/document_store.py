@@ -244,10 +244,11 @@ class SQLiteDocumentStore:
         any passage's metadata: on the probe's passages tantivy decides those that translate
         to its fields (store.index_filters) and SQLite the others; when too few pass, tantivy
         applies them while scoring where they translate, and otherwise SQLite decides them on
-        every passage, whose pks then restrict tantivy's query. A filter tantivy can apply skips the probe when the
-        index's counts show it keeps under _NARROW of the passages, or it passed under
-        _NARROW of the probe the last time it was asked (the same restriction, the same
-        database); a broader one is probed on enough passages for about 3 x top_k to pass.
+        every passage, whose pks then restrict tantivy's query. A filter tantivy can apply
+        skips the probe when the index's counts show it keeps under _NARROW of the passages,
+        or it passed under _NARROW of the probe the last time it was asked (the same
+        restriction, the same database); a broader one is probed on enough passages for about
+        3 x top_k to pass.
         What a filter translates to is kept until the database changes.
         """
         from store.terms import terms

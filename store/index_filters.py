@@ -4,8 +4,8 @@ store.filters turns a filter into SQL, and SQLite decides it exactly; but to use
 store must scan every passage (about half a second at a million), whatever the filter keeps.
 The search index (store.search_index) holds what a filter most often names, so tantivy can
 apply it while it ranks: the integer columns `page_number`, `split_id`, `split_idx_start` and
-`file_id` of indexed passages as integer fields, `file_path` through the file ids it selects, `id`
-through the pks it selects, every scalar of a passage's JSON `meta` as a term
+`file_id` of indexed passages as integer fields, `file_path` through the file ids it
+selects, `id` through the pks it selects, every scalar of a passage's JSON `meta` as a term
 (`meta_terms`), and where each JSON value falls in SQLite's order (`meta_order`). This
 module translates a filter into a query on those fields when the query keeps exactly the
 passages the SQL keeps, and answers None otherwise (the store then asks SQLite, as before):
@@ -20,9 +20,10 @@ passages the SQL keeps, and answers None otherwise (the store then asks SQLite, 
   julianday() of each value computed by SQLite itself when it is indexed;
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
-Left to SQLite: `content`, list or dict values, strings that look like JSON arrays or objects (json_extract gives those as JSON text),
-values too long to be a term, `file_path` orderings, dates compared with the integer columns,
-and dates on a key where some passage holds 'now' (julianday() reads the clock).
+Left to SQLite: `content`, list or dict values, strings that look like JSON arrays or
+objects (json_extract gives those as JSON text), values too long to be a term, `file_path`
+orderings, dates compared with the integer columns, and dates on a key where some passage
+holds 'now' (julianday() reads the clock).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ SEPARATOR = "\x1e"
 LONGEST = 2_000
 # Filter key -> the search index's integer field for indexed passages' column.
 INTEGER_FIELDS = {"page_number": "page", "split_id": "ordinal", "split_idx_start": "start", "file_id": "file_id"}
+# Those whose ranges are read from the field's column: offsets have about as many values as
+# passages, and merging the postings of each cost 45 ms at a million. Pages, positions and
+# files have few values, and their postings are read.
+_COLUMN_RANGES = frozenset({"start"})
 # The keys an indexed passage keeps in columns, not in its JSON (store.document_store).
 STRUCTURAL_KEYS = frozenset({"file_id", "page_number", "split_id", "split_idx_start", "file_path"})
 
@@ -267,6 +272,16 @@ class Translator:
         key = parts[0] if len(parts) == 1 else None
         if operator in ("==", "!=", "in", "not in"):
             values = value if operator in ("in", "not in") else [value]
+            if operator in ("!=", "not in") and any(v is None for v in values):
+                # "Has a value, and none of the others", said without a NOT of every passage
+                # but those without one: tantivy can then start from the passages that have
+                # one (`page_number != None`: 0.3 ms against 9.5 at a million).
+                present = self._present(parts, key)
+                rest = [v for v in values if v is not None]
+                if not rest:
+                    return present
+                other = self._equal_any(parts, key, rest)
+                return _Part(_all([present.query, _not(other.query)]), max(0, present.least - other.most), min(present.most, n - other.least))
             equal = self._equal_any(parts, key, values)
             return equal if operator in ("==", "in") else _negated(equal, n)
         return self._ordering(parts, key, operator, value)
@@ -287,24 +302,12 @@ class Translator:
         texts = []
         for value in values:
             if value is None:
-                # json_extract gives NULL where the key is missing or null: where the key has
-                # no text, array, object or number (the first character of a number's key).
-                prefix = order_prefix(path)
-                valued = [prefix + "t", prefix + "n1m", prefix + "n1p"]
-                in_json = _not(_terms(self._schema, "meta_order", valued))
-                if key not in STRUCTURAL_KEYS:
-                    clauses.append(in_json)
-                    counts.append(self._all - sum(self._snapshot.doc_freq("meta_order", term) for term in valued))
-                    continue
-                # A key an indexed passage keeps in a column: a protocol document's JSON as
-                # above; an indexed passage's column, NULL where its field is missing (a
-                # file's path and id never are).
-                files = tantivy.Query.exists_query("file_id")
-                clause = _all([_not(files), in_json])
-                if key in INTEGER_FIELDS and key != "file_id":
-                    clause = _any([clause, _all([files, _not(tantivy.Query.exists_query(INTEGER_FIELDS[key]))])])
-                clauses.append(clause)
-                uncounted = True
+                present = self._present(parts, key)
+                clauses.append(_not(present.query))
+                if present.least == present.most:
+                    counts.append(self._all - present.least)
+                else:
+                    uncounted = True
                 continue
             if isinstance(value, (list, dict)):
                 raise Untranslatable
@@ -328,6 +331,25 @@ class Translator:
         # indexed passage (its structural keys are columns and are not among its terms).
         clauses.append(_terms(self._schema, "meta_terms", texts))
         return _Part(_any(clauses), max(counts, default=0), self._all if uncounted else min(self._all, sum(counts)))
+
+    def _present(self, parts: list[str], key: str | None) -> _Part:
+        """The passages where the key has a value: `IS NOT NULL` in store.filters."""
+        import tantivy
+
+        # json_extract gives NULL where the key is missing or null: where the key has no
+        # text, array, object or number (the first character of a number's key); one value a
+        # passage, so the three counts add up.
+        prefix = order_prefix(json_path(parts))
+        valued = [prefix + "t", prefix + "n1m", prefix + "n1p"]
+        in_json = _terms(self._schema, "meta_order", valued)
+        if key not in STRUCTURAL_KEYS:
+            count = sum(self._snapshot.doc_freq("meta_order", term) for term in valued)
+            return _Part(in_json, count, count)
+        # A key an indexed passage keeps in a column: a protocol document's JSON as above, an
+        # indexed passage's column where its field is there (a file's path and id always are).
+        files = tantivy.Query.exists_query("file_id")
+        in_column = tantivy.Query.exists_query(INTEGER_FIELDS[key]) if key in INTEGER_FIELDS and key != "file_id" else files
+        return _Part(_any([_all([_not(files), in_json]), in_column]), 0, self._all)
 
     def _ordering(self, parts: list[str], key: str | None, operator: str, value: Any) -> _Part:
         import tantivy
@@ -365,7 +387,6 @@ class Translator:
         """The `meta_order` terms of one kind (a prefix: path and kind letter) whose key
         compares with `key` as `operator` says: whole buckets of the coarse terms, and ranges
         of the finest terms in the bucket of the finest level where `key` falls."""
-
         low, high = (None, key) if operator in ("<", "<=") else (key, None)
         inclusive = operator in ("<=", ">=")
         ranges: list[str] = []
@@ -421,8 +442,7 @@ class Translator:
             lower, upper = math.floor(value) + 1, None
         else:
             lower, upper = math.ceil(value), None
-        # A column of few values (pages, positions, files) by its postings; offsets by the column.
-        postings = field != "start"
+        postings = field not in _COLUMN_RANGES
         query = tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Integer, lower, upper, use_inverted_index=postings)
         # The columns are positions, pages, offsets and ids, never negative: count their values below
         # the bound (a passage above a lower bound is one of the rest).

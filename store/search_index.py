@@ -421,11 +421,9 @@ class SearchIndex:
         builder.add_integer_field("file_id", indexed=True, fast=True)
         # A passage's length in terms: tantivy's BM25 keeps it in one byte, rounded (store.exact_top).
         builder.add_integer_field("length", fast=True)
-        # What Haystack filters most often name (store.index_filters). Indexed: a range of pages
-        # or positions is read from the postings of its few values. Fast too: "== None" asks
-        # whether a passage has one at all. Offsets have about as many values as passages, so a
-        # range of them is read from the column instead (merging their postings cost 45 ms at
-        # a million).
+        # What Haystack filters most often name (store.index_filters): indexed for equality,
+        # counts and the ranges read from postings; fast for "== None" (has a passage a value at
+        # all?) and the ranges read from the column (index_filters._COLUMN_RANGES).
         builder.add_integer_field("page", indexed=True, fast=True)
         builder.add_integer_field("ordinal", indexed=True, fast=True)
         builder.add_integer_field("start", indexed=True, fast=True)
