@@ -88,8 +88,16 @@ def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     return kept
 
 
-@pytest.mark.parametrize("protocol", [False, True], ids=["indexed passages", "with protocol documents"])
-def test_translated_filters_keep_exactly_what_sqlite_keeps(tmp_path, protocol):
+@pytest.mark.parametrize(
+    ("protocol", "few_terms"),
+    [(False, 256), (True, 256), (True, 0)],
+    ids=["indexed passages", "with protocol documents", "every set of terms a term set"],
+)
+def test_translated_filters_keep_exactly_what_sqlite_keeps(tmp_path, monkeypatch, protocol, few_terms):
+    from store import index_filters
+
+    # A few terms are an OR of term queries, more a term set (index_filters._terms): both kinds.
+    monkeypatch.setattr(index_filters, "_FEW_TERMS", few_terms)
     rng = random.Random(7)
     store = make_store(tmp_path, rng, protocol=protocol)
     translated = compared = 0
