@@ -20,10 +20,13 @@ passages the SQL keeps, and answers None otherwise (the store then asks SQLite, 
   julianday() of each value computed by SQLite itself when it is indexed;
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
-Left to SQLite: `content`, list or dict values, strings that look like JSON arrays or
-objects (json_extract gives those as JSON text), values too long to be a term, `file_path`
-orderings, dates compared with the integer columns, and dates on a key where some passage
-holds 'now' (julianday() reads the clock).
+Lists and dicts are compared as SQLite compares them, as the JSON text json_extract() gives
+(which a string of that text IS): each stored list or dict is a term of that text too.
+
+Left to SQLite: `content`, values too long to be a term, lists and dicts (and strings that
+look like them) on the keys indexed passages keep in columns, `file_path` orderings, dates
+compared with the integer columns, and dates on a key where some passage holds 'now'
+(julianday() reads the clock).
 """
 
 from __future__ import annotations
@@ -90,9 +93,13 @@ def meta_terms(meta: dict[str, Any], skip: Collection[str] = ()) -> Iterator[tup
             prefix = order_prefix(path)
             for term in ordered:
                 yield "meta_order", prefix + term
-        if isinstance(value, dict):
-            for key, inner in value.items():
-                yield from walk(inner, [*parts, str(key)])
+        if isinstance(value, (list, dict)):
+            term = _json_term(value)
+            if term is not None:
+                yield "meta_terms", path + SEPARATOR + term
+            if isinstance(value, dict):
+                for key, inner in value.items():
+                    yield from walk(inner, [*parts, str(key)])
             return
         term = _value_term(value)
         if term is not None:
@@ -180,6 +187,34 @@ def julianday(value: str | int | float) -> float | None:
         connection = _DATES.connection = sqlite3.connect(":memory:")
     day = connection.execute("SELECT julianday(?)", (value,)).fetchone()[0]
     return None if day is None else float(day)
+
+
+def json_text(value: list[Any] | dict[str, Any]) -> str:
+    """A list or dict as json_extract() gives it: the stored JSON of it without whitespace
+    (store.filters compares with the same text)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _json_term(value: list[Any] | dict[str, Any]) -> str | None:
+    """The type letter and text of a list or dict as json_extract() gives it; None when too long."""
+    text = json_text(value)
+    return "j" + text if len(text) <= LONGEST else None
+
+
+# Lists and dicts as the database stores them (json.dumps), read back by json_extract().
+_RENDERED = [["a", "b"], [1.0, 1e300, -0.0, 2**70, True, None, 0.1, 1e-7], {"k": "\u00e9", "x": [1, {"y": "\U0001f600"}]}, ['"q"', "\\", "/", "\t"], {}]
+
+
+@functools.cache
+def _json_as_python() -> bool:
+    """Whether the SQLite linked here gives a list or dict as json_text() writes it. SQLite
+    copies the stored numbers and strings as they are written (3.40); were a version to write
+    them otherwise, equality with a list is left to SQLite."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        return all(connection.execute("SELECT json_extract(?, '$.v')", (json.dumps({"v": v}),)).fetchone()[0] == json_text(v) for v in _RENDERED)
+    finally:
+        connection.close()
 
 
 def _value_term(value: Any) -> str | None:
@@ -309,9 +344,18 @@ class Translator:
                 else:
                     uncounted = True
                 continue
-            if isinstance(value, (list, dict)):
-                raise Untranslatable
-            if isinstance(value, str) and (len(value) > LONGEST or value[:1] in ("[", "{")):
+            if isinstance(value, (list, dict)) or (isinstance(value, str) and value[:1] in ("[", "{")):
+                # json_extract gives a list or dict as JSON text, which a string of that text IS.
+                if key in STRUCTURAL_KEYS or not _json_as_python():
+                    raise Untranslatable
+                text = json_text(value) if isinstance(value, (list, dict)) else value
+                if len(text) > LONGEST:
+                    raise Untranslatable
+                for term in ("s" + text, "j" + text):
+                    texts.append(path + SEPARATOR + term)
+                    counts.append(self._snapshot.doc_freq("meta_terms", texts[-1]))
+                continue
+            if isinstance(value, str) and len(value) > LONGEST:
                 raise Untranslatable
             term = _value_term(value)
             if term is None:
