@@ -17,16 +17,16 @@ passages the SQL keeps, and answers None otherwise (the store then asks SQLite, 
 - <, <=, >, >= with a number, as SQLite compares json_extract's value with it: numbers by
   value, and text, arrays and objects (JSON text to SQLite) after every number;
 - <, <=, >, >= with an ISO 8601 date, as store.filters compares julianday() of both sides,
-  julianday() of each value computed by SQLite itself when it is indexed;
+  julianday() of each value computed by SQLite itself when it is indexed (of an integer
+  column, the integer, where SQLite reads it as a Julian day number);
 - AND, OR and NOT of those (every condition is two-valued, as in store.filters).
 
 Lists and dicts are compared as SQLite compares them, as the JSON text json_extract() gives
 (which a string of that text IS): each stored list or dict is a term of that text too.
 
 Left to SQLite: `content`, values too long to be a term, lists and dicts (and strings that
-look like them) on the keys indexed passages keep in columns, `file_path` orderings, dates
-compared with the integer columns, and dates on a key where some passage holds 'now'
-(julianday() reads the clock).
+look like them) on the keys indexed passages keep in columns, `file_path` orderings, and
+dates on a key where some passage holds 'now' (julianday() reads the clock).
 """
 
 from __future__ import annotations
@@ -400,8 +400,8 @@ class Translator:
 
         if value is None:
             return _Part(tantivy.Query.empty_query(), 0, 0)  # store.filters: nothing is greater or less than None
-        if key in STRUCTURAL_KEYS and (key not in INTEGER_FIELDS or isinstance(value, str)):
-            raise Untranslatable  # file_path's order; julianday() of a column
+        if key in STRUCTURAL_KEYS and key not in INTEGER_FIELDS:
+            raise Untranslatable  # file_path's order
         prefix = order_prefix(json_path(parts))
         if isinstance(value, str):
             # store.filters: julianday() of both sides (the value is an ISO 8601 date).
@@ -410,7 +410,16 @@ class Translator:
             day = julianday(value)
             if day is None:
                 return _Part(tantivy.Query.empty_query(), 0, 0)
-            return self._range(prefix + "j", operator, order_key(day))
+            in_json = self._range(prefix + "j", operator, order_key(day))
+            if key not in INTEGER_FIELDS:
+                return in_json
+            # julianday() of an indexed passage's column: the integer as a Julian day number,
+            # where SQLite reads it as one (NULL past those).
+            days = _integer_days()
+            if days is None:
+                raise Untranslatable
+            column = self._integer_range(INTEGER_FIELDS[key], operator, day, within=days)
+            return _Part(_any([in_json.query, column.query]), in_json.least + column.least, min(self._all, in_json.most + column.most))
         number = _sqlite_number(value)
         if number is None:
             raise Untranslatable
@@ -474,8 +483,9 @@ class Translator:
         # 1.5 ms for `year >= 2000` at a million passages, bench/filters.py).
         return _Part(_any([self._snapshot.parse(r) for r in ranges]), least, most)
 
-    def _integer_range(self, field: str, operator: str, value: int | float) -> _Part:
-        """Integer bounds equivalent to the comparison of an integer column with `value`."""
+    def _integer_range(self, field: str, operator: str, value: int | float, within: tuple[int, int] | None = None) -> _Part:
+        """Integer bounds equivalent to the comparison of an integer column with `value`, and
+        inside `within` (first, last) where given."""
         import tantivy
 
         if operator == "<":
@@ -486,6 +496,10 @@ class Translator:
             lower, upper = math.floor(value) + 1, None
         else:
             lower, upper = math.ceil(value), None
+        if within is not None:
+            lower, upper = max(within[0], lower if lower is not None else within[0]), min(within[1], upper if upper is not None else within[1])
+            if lower > upper:
+                return _Part(tantivy.Query.empty_query(), 0, 0)
         postings = field not in _COLUMN_RANGES
         query = tantivy.Query.range_query(self._schema, field, tantivy.FieldType.Integer, lower, upper, use_inverted_index=postings)
         # The columns are positions, pages, offsets and ids, never negative: count their values below
@@ -496,6 +510,15 @@ class Translator:
         if lower is not None and lower < _COUNTED:
             return _Part(query, 0, self._all - sum(self._snapshot.doc_freq(field, v) for v in range(0, max(lower, 0))))
         return _Part(query, 0, self._all)
+
+
+def _integer_days() -> tuple[int, int] | None:
+    """The integers SQLite's julianday() reads as Julian day numbers (itself: 0 to 5373484,
+    the last day of 9999, on 3.40); None if this SQLite reads them otherwise."""
+    first, last = 0, 5_373_484
+    if julianday(first) == first and julianday(last) == last and julianday(first - 1) is None and julianday(last + 1) is None:
+        return first, last
+    return None
 
 
 # The most values of an integer column a bound is counted over (Translator._integer_range).
