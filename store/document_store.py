@@ -79,6 +79,11 @@ class _FilterPlan:
     check: Any  # the filter as SQL on given passages (_check_statement): one statement, compiled once
     share: float | None = None  # of the probe that passed it, the last time one was made
 
+    @property
+    def query(self) -> Any:
+        """The filter as a tantivy query, or None where SQLite decides it."""
+        return None if self.translated is None else self.translated.query
+
 # meta keys that indexed passages keep in columns rather than in the JSON `meta` column.
 _STRUCTURAL = {
     "file_id": PassageRow.file_id,
@@ -290,7 +295,7 @@ class SQLiteDocumentStore:
                 probe = min(_PROBE_MOST * top_k, max(probe, math.ceil(3 * top_k / share)))
                 # The probe is checked a chunk at a time: one chunk holds top_k passing at this share.
                 step = min(probe, math.ceil(1.5 * top_k / share))
-        only = None if plan is None or plan.translated is None else plan.translated.query
+        only = None if plan is None else plan.query
         if broad:
             found = self._probe(snapshot, stems, top_k, probe, step, only_files, plan)
             if found is not None:
@@ -389,7 +394,7 @@ class SQLiteDocumentStore:
         cache no longer holds them (bench/filters.py --cold: 28.8 ms against 7.1 for the
         question unfiltered at a million passages). SQLite decides the others, reading the rows
         the answer needs in the same statement."""
-        only = None if plan is None or plan.translated is None else plan.translated.query
+        only = None if plan is None else plan.query
         check = None if plan is None or only is not None else plan.check
         limit, ranked = probe, snapshot.search(stems, probe)
         kept: list[Hit] = []

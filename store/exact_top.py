@@ -96,12 +96,14 @@ def exact_top(
     def factor(length: float) -> float:
         return K1 * (1 - B + B * length / average)
 
+    stored = [stored_length(hit.length) for hit in hits]
+
     def rounded(i: int) -> bool:
-        return stored_length(hits[i].length) != hits[i].length
+        return stored[i] != hits[i].length
 
     # (Equal scores are ties, which tantivy's order breaks, as it does for its own top k.)
     upper = [hit.score for hit in hits]
-    lower = [hit.score * (1 + factor(stored_length(hit.length))) / (1 + factor(hit.length)) if rounded(i) else hit.score for i, hit in enumerate(hits)]
+    lower = [hit.score * (1 + factor(stored[i])) / (1 + factor(hit.length)) if rounded(i) else hit.score for i, hit in enumerate(hits)]
     weights = {stem: math.log(1 + (statistics.passages - n + 0.5) / (n + 0.5)) for stem, n in statistics.frequencies.items() if n}
     found: dict[int, list[str]] = {}  # the words of the passages read
 

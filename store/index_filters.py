@@ -175,17 +175,22 @@ def order_key(number: int | float) -> str:
     return "m" + key.translate(_COMPLEMENT) if negative else "p" + key
 
 
-_DATES = threading.local()
+_MEMORY = threading.local()
+
+
+def _memory() -> sqlite3.Connection:
+    """This thread's in-memory SQLite, to ask SQLite itself how it reads a value."""
+    connection = getattr(_MEMORY, "connection", None)
+    if connection is None:
+        connection = _MEMORY.connection = sqlite3.connect(":memory:")
+    return connection
 
 
 @functools.lru_cache(maxsize=65_536)
 def julianday(value: str | int | float) -> float | None:
     """SQLite's julianday() of `value`, computed by SQLite (its own reading of dates, times
     and numbers), for values that do not read the clock."""
-    connection = getattr(_DATES, "connection", None)
-    if connection is None:
-        connection = _DATES.connection = sqlite3.connect(":memory:")
-    day = connection.execute("SELECT julianday(?)", (value,)).fetchone()[0]
+    day = _memory().execute("SELECT julianday(?)", (value,)).fetchone()[0]
     return None if day is None else float(day)
 
 
@@ -210,11 +215,8 @@ def _json_as_python() -> bool:
     """Whether the SQLite linked here gives a list or dict as json_text() writes it. SQLite
     copies the stored numbers and strings as they are written (3.40); were a version to write
     them otherwise, equality with a list is left to SQLite."""
-    connection = sqlite3.connect(":memory:")
-    try:
-        return all(connection.execute("SELECT json_extract(?, '$.v')", (json.dumps({"v": v}),)).fetchone()[0] == json_text(v) for v in _RENDERED)
-    finally:
-        connection.close()
+    connection = _memory()
+    return all(connection.execute("SELECT json_extract(?, '$.v')", (json.dumps({"v": v}),)).fetchone()[0] == json_text(v) for v in _RENDERED)
 
 
 def _value_term(value: Any) -> str | None:
@@ -325,7 +327,7 @@ class Translator:
         if not all(isinstance(value, str) for value in values):
             raise Untranslatable  # the id column's TEXT affinity makes 3 equal '3'
         pks = self._pks_with_id(values)
-        return _Part(_terms(self._schema, "pk", pks), len(pks), len(pks))
+        return _Part(terms_query(self._schema, "pk", pks), len(pks), len(pks))
 
     def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> _Part:
         import tantivy
@@ -369,11 +371,11 @@ class Translator:
         if key == "file_path":
             ids = self._file_ids_with_path([v for v in values if isinstance(v, str)])
             if ids:
-                clauses.append(_terms(self._schema, "file_id", ids))
+                clauses.append(terms_query(self._schema, "file_id", ids))
                 counts.extend(self._snapshot.doc_freq("file_id", i) for i in ids)
         # The JSON of a passage: every key of a protocol document, the user's keys of an
         # indexed passage (its structural keys are columns and are not among its terms).
-        clauses.append(_terms(self._schema, "meta_terms", texts))
+        clauses.append(terms_query(self._schema, "meta_terms", texts))
         return _Part(_any(clauses), max(counts, default=0), self._all if uncounted else min(self._all, sum(counts)))
 
     def _present(self, parts: list[str], key: str | None) -> _Part:
@@ -385,7 +387,7 @@ class Translator:
         # passage, so the three counts add up.
         prefix = order_prefix(json_path(parts))
         valued = [prefix + "t", prefix + "n1m", prefix + "n1p"]
-        in_json = _terms(self._schema, "meta_order", valued)
+        in_json = terms_query(self._schema, "meta_order", valued)
         if key not in STRUCTURAL_KEYS:
             count = sum(self._snapshot.doc_freq("meta_order", term) for term in valued)
             return _Part(in_json, count, count)
@@ -527,14 +529,16 @@ _COUNTED = 1_024  # at about 0.4 us a count
 
 # Up to this many values, a set of terms is an OR of term queries: tantivy reads a term set
 # by walking the field's dictionary (2.6 ms for 180 pks at a million passages), an OR of a
-# few terms seeks their postings (0.6 ms), which is also what a probe's few passages need.
-_FEW_TERMS = 256
+# few terms seeks their postings (0.6 ms; 3 us a term), and leads an intersection with a
+# broad filter. 512 covers a probe's chunk (Snapshot.passing: at most 1.5 x top_k / 0.1).
+_FEW_TERMS = 512
 
 
-def _terms(schema: Any, field: str, values: list[Any]) -> Any:
+def terms_query(schema: Any, field: str, values: Collection[Any]) -> Any:
     """The passages with any of `values` among the terms of `field`."""
     import tantivy
 
+    values = list(values)
     if len(values) > _FEW_TERMS:
         return tantivy.Query.term_set_query(schema, field, values)
     return _any([tantivy.Query.term_query(schema, field, value) for value in values])
