@@ -13,7 +13,9 @@ per --globs). The share of passages each keeps is printed beside it.
 files back, as a server that has answered questions holds its index but not the rows of a
 database larger than its memory; every passage read from SQLite then comes from disk.
 
---meta: filters on the passages' JSON (a number, a date), `page_number` None or not, and `id`. A database without
+--meta: filters on the passages' JSON (a number, a date, also with one passage dated 'now',
+written for those rows and deleted after them), `file_path` orderings, `page_number` None or
+not, and `id`. A database without
 those keys gets them first: it CHANGES THE DATABASE (run it on a copy): every passage's meta
 becomes {"year": 1900..2019, "published": a date of 2000..2019}, spread by a hash of its pk,
 and the search index beside it is removed, to be built again from SQLite on the first question.
@@ -114,6 +116,30 @@ def main() -> None:
             row(f"{name}, a new filter each question", kept, lambda n, filters=filters: {
                 "filters": {"operator": "AND", "conditions": [filters, {"field": "meta.year", "operator": "!=", "value": -2 - n}]}
             })
+        # Paths are not dates: julianday() of each is NULL, and text is greater than any number.
+        for name, kept, filters in (
+            ("meta.file_path > '2020-01-01'", 0, {"field": "meta.file_path", "operator": ">", "value": "2020-01-01"}),
+            ("meta.file_path > 5", total, {"field": "meta.file_path", "operator": ">", "value": 5}),
+        ):
+            row(name, kept, lambda n, filters=filters: {"filters": filters})
+        # A date of 'now' on the key makes every date filter on it read the clock: translated
+        # again for each question. One such passage, removed after these rows.
+        from haystack import Document
+
+        store.write_documents([Document(id="bench-filters-now", content="a passage dated now", meta={"published": "now"})])
+        try:
+            for name, sql, filters in (
+                ("meta.published < 2000-02-20", "julianday(json_extract(meta, '$.published')) < julianday('2000-02-20')",
+                 {"field": "meta.published", "operator": "<", "value": "2000-02-20"}),
+                ("meta.published < 2004-01-01", "julianday(json_extract(meta, '$.published')) < julianday('2004-01-01')",
+                 {"field": "meta.published", "operator": "<", "value": "2004-01-01"}),
+                ("meta.published > 2010-01-01", "julianday(json_extract(meta, '$.published')) > julianday('2010-01-01')",
+                 {"field": "meta.published", "operator": ">", "value": "2010-01-01"}),
+            ):
+                kept = counts.execute(f"SELECT count(*) FROM passages WHERE {sql}").fetchone()[0]
+                row(f"{name}, a passage holds 'now'", kept, lambda n, filters=filters: {"filters": filters})
+        finally:
+            store.delete_documents(["bench-filters-now"])
         null_page = "(file_id IS NULL AND json_extract(meta, '$.page_number') IS NULL) OR (file_id IS NOT NULL AND page IS NULL)"
         for operator, sql in (("==", null_page), ("!=", f"NOT ({null_page})")):
             kept = counts.execute(f"SELECT count(*) FROM passages WHERE {sql}").fetchone()[0]

@@ -277,12 +277,12 @@ class SQLiteDocumentStore:
         if filters is not None:
             key = (json.dumps(filters, sort_keys=True, default=repr), tuple(paths or ()), None if file_ids is None else tuple(file_ids))
             plan = self._filter_plans.get(key)
-            if plan is None or plan.generation != snapshot.generation:
+            if plan is None or plan.generation != snapshot.generation or (plan.translated is not None and plan.translated.reads_clock):
                 from store.index_filters import Translator
 
                 if len(self._filter_plans) >= _SELECTIONS:
                     self._filter_plans.clear()
-                translated = Translator(snapshot, self._file_ids_with_path, self._pks_with_id).query(filters)
+                translated = Translator(snapshot, self._file_ids_with_path, self._file_ids_ordered, self._pks_with_id).query(filters)
                 plan = self._filter_plans[key] = _FilterPlan(snapshot.generation, translated, _check_statement(condition))
         probe = step = _PROBE * top_k
         if broad and plan is not None and plan.translated is not None:
@@ -369,6 +369,24 @@ class SQLiteDocumentStore:
 
     def _file_ids_with_path(self, paths: list[str]) -> list[int]:
         return self._keys_where(FileRow.id, FileRow.path, paths)
+
+    def _file_ids_ordered(self, operator: str, value: Any) -> tuple[list[int], list[int], bool]:
+        """The ids of the files whose path compares with `value` as the filter
+        `meta.file_path <operator> value` compares an indexed passage's, the ids of the
+        others, and whether a path read the clock (julianday('now'))."""
+        from store.filters import to_sql
+
+        # CASE, as in _resolve_field: an expression without the column's TEXT affinity, which
+        # would turn a number compared with it into text.
+        path = case((FileRow.id.is_(None), None), else_=FileRow.path)
+        condition = to_sql({"field": "meta.file_path", "operator": operator, "value": value}, lambda _: path)
+        with self._engine.connect() as conn:
+            kept: list[int] = []
+            others: list[int] = []
+            for file_id, passes in conn.execute(select(FileRow.id, condition)):
+                (kept if passes else others).append(file_id)
+            clock = isinstance(value, str) and conn.execute(select(FileRow.id).where(func.lower(FileRow.path) == "now").limit(1)).first() is not None
+        return kept, others, clock
 
     def _pks_with_id(self, ids: list[str]) -> list[int]:
         return self._keys_where(PassageRow.pk, PassageRow.id, ids)

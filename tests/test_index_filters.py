@@ -76,7 +76,7 @@ def random_filter(rng: random.Random, depth: int = 0) -> dict:
 def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     snapshot = store._search.snapshot()
     assert snapshot is not None
-    translated = Translator(snapshot, store._file_ids_with_path, store._pks_with_id).query(filters)
+    translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(filters)
     if translated is None:
         return None
     hits = snapshot.search(["common"], 1_000, only=translated.query)
@@ -177,14 +177,51 @@ def test_dates_against_a_column_are_its_integers_as_julian_days(tmp_path):
     assert sorted(str(doc.meta.get("split_id", doc.id)) for doc in kept) == ["3", "4", "p1", "p2"]
 
 
+def test_file_path_orderings_and_dates_of_now_are_decided_by_the_index(tmp_path):
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    # Paths that julianday() reads (a date, 'now') and that it does not; protocol documents
+    # with file_path in their JSON; 'now' in the JSON as SQLite reads it (any case, up to a NUL).
+    store = SQLiteDocumentStore(tmp_path / "o.db")
+    for n, path in enumerate(["/docs/a.txt", "2020-06-01", "now", "2458850"]):
+        docs = [Document(content=f"common {path} {i}", meta={"file_path": path, "split_id": i, "split_idx_start": 0, "page_number": None}) for i in range(2)]
+        store.save_file(FileInfo(path, f"{n:064x}", 1, 1.0), None, docs)
+    seen = {"p1": "now", "p2": "NOW", "p3": "now\x00later", "p4": "2020-01-01", "p5": "3000-01-01", "p6": " now"}
+    paths = {"p1": 3, "p2": "/proto/x.txt", "p3": "2021-01-01", "p4": "NoW", "p5": None}
+    store.write_documents([Document(id=i, content=f"common {i}", meta={"seen": v, "file_path": paths.get(i)}) for i, v in seen.items()])
+    in_a_second = (datetime.now(timezone.utc) + timedelta(seconds=1.5)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    snapshot = store._search.snapshot()
+    for field in ("meta.file_path", "meta.seen"):
+        for operator in ("<", "<=", ">", ">="):
+            for value in ("2020-01-01", "2020-06-01T00:00:00", "2999-01-01", in_a_second, 5, 2458850, -1.5):
+                filters = {"field": field, "operator": operator, "value": value}
+                expected = {doc.id for doc in store.filter_documents(filters)}
+                assert kept_by_index(store, filters) == expected, filters
+                translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(filters)
+                assert translated.reads_clock == isinstance(value, str), filters  # both keys have a value of 'now'
+    now_ids = {"p1", "p2", "p3"}
+    assert now_ids <= {doc.id for doc in store.filter_documents({"field": "meta.seen", "operator": ">", "value": "2020-01-01"})}
+    assert {"p4", "p5", "p6"}.isdisjoint(d.id for d in store.filter_documents({"field": "meta.seen", "operator": "<", "value": "2000-01-01"}))
+    # Without a value of 'now', a translation is kept.
+    plain = {"field": "meta.split_id", "operator": "<", "value": 1}
+    assert not Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(plain).reads_clock
+
+    # The store translates such a filter again for each search: in a second and a half 'now'
+    # passes the date, and the passages holding it stop passing.
+    before = {"field": "meta.seen", "operator": "<", "value": in_a_second}
+    assert now_ids <= {doc.id for doc in store.bm25_retrieval("common", 20, filters=before)}
+    time.sleep(2)
+    assert now_ids.isdisjoint(doc.id for doc in store.bm25_retrieval("common", 20, filters=before))
+    assert {doc.id for doc in store.bm25_retrieval("common", 20, filters=before)} == {d.id for d in store.filter_documents(before)}
+
+
 def test_what_may_differ_is_left_to_sqlite(tmp_path):
     store = make_store(tmp_path, random.Random(1), protocol=True)
     for filters in (
         {"field": "content", "operator": "==", "value": "common word1"},
         {"field": "id", "operator": "==", "value": 3},  # the id column's affinity makes it '3'
         {"field": "id", "operator": "<", "value": "2020-01-01"},
-        {"field": "meta.file_path", "operator": ">", "value": "2020-01-01"},
-        {"field": "meta.seen", "operator": ">", "value": "2020-01-01"},  # some passage has 'NOW'
         {"field": "meta.year", "operator": ">", "value": float("inf")},
         {"operator": "AND", "conditions": [{"field": "meta.lang", "operator": "==", "value": "en"}, {"field": "content", "operator": "!=", "value": ""}]},
     ):
