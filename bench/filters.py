@@ -15,7 +15,8 @@ database larger than its memory; every passage read from SQLite then comes from 
 
 --meta: filters on the passages' JSON (a number, a date, also with one passage dated 'now',
 written for those rows and deleted after them), `file_path` orderings, `page_number` None or
-not, and `id`. A database without
+not, `id`, and `content` (equal to a passage's text, a different one for each question; in 50
+texts; equal to 'x'; not empty). A database without
 those keys gets them first: it CHANGES THE DATABASE (run it on a copy): every passage's meta
 becomes {"year": 1900..2019, "published": a date of 2000..2019}, spread by a hash of its pk,
 and the search index beside it is removed, to be built again from SQLite on the first question.
@@ -24,6 +25,7 @@ and the search index beside it is removed, to be built again from SQLite on the 
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import statistics
 import sys
@@ -148,6 +150,20 @@ def main() -> None:
         ids = [i for (i,) in counts.execute("SELECT id FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
         row("id in 50 ids", 50, lambda n: {"filters": {"field": "id", "operator": "in", "value": ids}})
         row("id not in 50 ids", total - 50, lambda n: {"filters": {"field": "id", "operator": "not in", "value": ids}})
+        # content: equality narrowed by the index's stems and lengths, decided by SQLite on those.
+        texts = [t for (t,) in counts.execute("SELECT text FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
+        for name, filters in (
+            ("content == a passage's text", lambda n: {"field": "content", "operator": "==", "value": texts[n % len(texts)]}),
+            ("content in 50 passages' texts", lambda n: {"field": "content", "operator": "in", "value": texts}),
+            ("content == 'x'", lambda n: {"field": "content", "operator": "==", "value": "x"}),
+            ("content != ''", lambda n: {"field": "content", "operator": "!=", "value": ""}),
+        ):
+            value = filters(0)["value"]
+            kept = counts.execute(
+                "SELECT count(*) FROM passages WHERE text " + ("IN (SELECT value FROM json_each(?))" if isinstance(value, list) else "!= ?" if "!=" in name else "= ?"),
+                (json.dumps(value) if isinstance(value, list) else value,),
+            ).fetchone()[0]
+            row(name, kept, lambda n, filters=filters: {"filters": filters(n)})
     for glob in filter(None, args.globs.split(",")):
         kept = counts.execute("SELECT count(*) FROM passages JOIN files ON files.id = passages.file_id WHERE files.path GLOB ?", (glob,)).fetchone()[0]
         row(f"--file '{glob}'", kept, lambda n: {"paths": [glob]})

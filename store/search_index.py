@@ -43,7 +43,7 @@ from sqlalchemy import Engine, delete, func, select, text
 
 from store.errors import StoreError
 from store.exact_top import Statistics
-from store.index_filters import STRUCTURAL_KEYS, meta_terms, terms_query
+from store.index_filters import STRUCTURAL_KEYS, meta_terms, terms_query, text_term
 from store.schema import CHANGE_INSERT, DatabaseIdRow, PassageChangeRow, PassageRow
 from store.terms import terms
 
@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 8  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start, and page and ordinal fast (== None on a column); 8: lists and dicts as terms of their JSON text
+_FORMAT = 9  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start, and page and ordinal fast (== None on a column); 8: lists and dicts as terms of their JSON text; 9: text_hash
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
@@ -121,6 +121,15 @@ class Snapshot:
         query = tantivy.Query.boolean_query([(tantivy.Occur.Must, given), (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0))])
         hits = self._searcher.search(query, limit=len(pks), count=False).hits
         return set(self._searcher.fast_field_values("pk", [address for _, address in hits]))
+
+    def keeping(self, only: Any, most: int) -> list[int] | None:
+        """The pks of the passages `only` (a query) keeps, or None when more than `most`."""
+        import tantivy
+
+        hits = self._searcher.search(tantivy.Query.const_score_query(only, 0.0), limit=most + 1, count=False).hits
+        if len(hits) > most:
+            return None
+        return list(self._searcher.fast_field_values("pk", [address for _, address in hits]))
 
     def statistics(self, stems: list[str], hit: Hit) -> Statistics:
         """tantivy's BM25 statistics for a question of `stems`; `hit`: a passage holding one."""
@@ -423,6 +432,8 @@ class SearchIndex:
         builder.add_integer_field("start", indexed=True, fast=True)
         builder.add_text_field("meta_terms", tokenizer_name="raw", index_option="basic")
         builder.add_text_field("meta_order", tokenizer_name="raw", index_option="basic")
+        # `content ==`: a bucket of a hash of the text, which SQLite checks (index_filters.text_term).
+        builder.add_text_field("text_hash", tokenizer_name="raw", index_option="basic")
         self._schema = builder.build()
         self.folder.mkdir(exist_ok=True)
         try:
@@ -512,6 +523,7 @@ def _document(row: Any) -> Any:
     if row.meta:
         for field, term in meta_terms(row.meta, STRUCTURAL_KEYS if row.file_id is not None else ()):
             document.add_text(field, term)
+    document.add_text("text_hash", text_term(row.text))
     words = terms(row.text)
     document.add_integer("length", len(words))
     document.add_text("text", " ".join(words))

@@ -15,13 +15,15 @@ from store.document_store import SQLiteDocumentStore
 from store.haystack_compat import FilterError
 from store.index_filters import Translator, order_key
 from store.records import FileInfo
+from store.search_index import Hit
 
 FIELDS = ["meta.lang", "meta.year", "meta.score", "meta.tags", "meta.nested.k", "meta.a.b", "meta.a", "meta.page_number",
           "meta.split_id", "meta.file_id", "meta.file_path", "meta.missing", "meta.split_idx_start", "meta.published", "meta.seen",
           "content", "id"]
 VALUES = ["en", "de", "", 2020, 2020.0, "2020", 1, 1.0, True, False, 0, 2.5, -1, None, ["a", "b"], '["a","b"]', "{}",
           "/docs/0.txt", "/docs/1.txt", "/proto/x.txt", 3, "3", 7, "2020-01-01", "x" * 3000, -0.5, -2019.75, 2**62, 1e300,
-          "2019-12-31T23:00:00", "2020-01-01 00:00:00.5", "2020-01-01T01:00:00+02:00", "p3", "p11", "1"]
+          "2019-12-31T23:00:00", "2020-01-01 00:00:00.5", "2020-01-01T01:00:00+02:00", "p3", "p11", "1",
+          "common word1", "Common  WORD1!", "common proto3", "common"]
 # Dates as SQLite's julianday() reads them: times alone (on 2000-01-01), numbers (Julian days),
 # offsets; and 'now', which makes every date filter on that key SQLite's.
 DATES = ["2020-01-01", "2019-12-31 23:59:59.999", "2020-01-01T00:00:00.5Z", "12:30", 2458849.5, "2458850", "not a date", True, -3]
@@ -76,7 +78,7 @@ def random_filter(rng: random.Random, depth: int = 0) -> dict:
 def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     snapshot = store._search.snapshot()
     assert snapshot is not None
-    translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(filters)
+    translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(filters)
     if translated is None:
         return None
     hits = snapshot.search(["common"], 1_000, only=translated.query)
@@ -198,14 +200,14 @@ def test_file_path_orderings_and_dates_of_now_are_decided_by_the_index(tmp_path)
                 filters = {"field": field, "operator": operator, "value": value}
                 expected = {doc.id for doc in store.filter_documents(filters)}
                 assert kept_by_index(store, filters) == expected, filters
-                translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(filters)
+                translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(filters)
                 assert translated.reads_clock == isinstance(value, str), filters  # both keys have a value of 'now'
     now_ids = {"p1", "p2", "p3"}
     assert now_ids <= {doc.id for doc in store.filter_documents({"field": "meta.seen", "operator": ">", "value": "2020-01-01"})}
     assert {"p4", "p5", "p6"}.isdisjoint(d.id for d in store.filter_documents({"field": "meta.seen", "operator": "<", "value": "2000-01-01"}))
     # Without a value of 'now', a translation is kept.
     plain = {"field": "meta.split_id", "operator": "<", "value": 1}
-    assert not Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id).query(plain).reads_clock
+    assert not Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(plain).reads_clock
 
     # The store translates such a filter again for each search: in a second and a half 'now'
     # passes the date, and the passages holding it stop passing.
@@ -216,14 +218,65 @@ def test_file_path_orderings_and_dates_of_now_are_decided_by_the_index(tmp_path)
     assert {doc.id for doc in store.bm25_retrieval("common", 20, filters=before)} == {d.id for d in store.filter_documents(before)}
 
 
+@pytest.mark.parametrize("collide", [False, True], ids=["hashes", "texts of one first letter in one bucket"])
+def test_content_equality_is_decided_by_sqlite_on_the_passages_of_a_bucket(tmp_path, monkeypatch, collide):
+    from store import index_filters, search_index
+
+    if collide:  # what SQLite sorts out where two texts share a bucket
+        monkeypatch.setattr(index_filters, "text_term", lambda text: text[:1])
+        monkeypatch.setattr(search_index, "text_term", lambda text: text[:1])
+    store = SQLiteDocumentStore(tmp_path / "c.db")
+    texts = {"a": "The river flows north.", "b": "the RIVER flows north", "c": "The river flows north. The river",
+             "d": "north flows the river.", "e": "", "f": "the", "g": "...", "h": "The river flows north."}
+    store.write_documents([Document(id=i, content=text, meta={"n": k}) for k, (i, text) in enumerate(texts.items())])
+    store.write_documents([Document(id=f"x{k}", content=f"other words {k}") for k in range(20)])
+    compared = []
+    pks_with_text = store._pks_with_text
+    monkeypatch.setattr(store, "_pks_with_text", lambda pks, values: compared.append(sorted(pks)) or pks_with_text(pks, values))
+    cases = [
+        ({"field": "content", "operator": "==", "value": "The river flows north."}, {"a", "h"}),
+        ({"field": "content", "operator": "in", "value": ["the RIVER flows north", "north flows the river.", "nowhere"]}, {"b", "d"}),
+        ({"field": "content", "operator": "in", "value": ["", "...", "the"]}, {"e", "f", "g"}),  # no words, or a stopword
+        ({"field": "content", "operator": "==", "value": "not a passage"}, set()),
+        ({"field": "content", "operator": "in", "value": [None, "the"]}, {"f"}),  # a text is never NULL
+        ({"field": "content", "operator": "!=", "value": None}, set(texts)),
+        ({"field": "content", "operator": "!=", "value": "The river flows north."}, set(texts) - {"a", "h"}),
+        ({"field": "content", "operator": "not in", "value": ["", "the", "The river"]}, set(texts) - {"e", "f"}),
+        ({"operator": "AND", "conditions": [{"field": "content", "operator": "==", "value": "The river flows north."},
+                                            {"field": "meta.n", "operator": ">", "value": 0}]}, {"h"}),
+        ({"operator": "OR", "conditions": [{"field": "content", "operator": "==", "value": "The river"},
+                                           {"field": "meta.n", "operator": "==", "value": 2}]}, {"c"}),
+    ]
+    snapshot = store._search.snapshot()
+    translator = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text)
+
+    def kept(filters):  # every passage the translated query keeps, those without words too
+        translated = translator.query(filters)
+        return None if translated is None else {doc.id for doc in store._documents_by_pk([Hit(pk, 0.0, None, 0, None) for pk in snapshot.keeping(translated.query, 1_000)])}
+
+    for filters, expected in cases:
+        every = {doc.id for doc in store.filter_documents(filters)}
+        assert {i for i in every if not i.startswith("x")} == expected, filters
+        assert kept(filters) == every, filters
+        found = {doc.id for doc in store.bm25_retrieval("river north flows words", 50, filters=filters)}
+        assert found == every - {"e", "f", "g"}, filters  # those hold no word a question keeps (f: a stopword)
+    # SQLite compared the passages of the value's bucket only: with real hashes those of the
+    # text (a and h), with every "T..." text in one bucket a, c and h.
+    assert compared[0] == ([1, 3, 8] if collide else [1, 8])
+    # A bucket that more passages share than SQLite is asked to compare: left to it.
+    monkeypatch.setattr(index_filters, "_CANDIDATES_MOST", 1)
+    assert kept(cases[0][0]) is None
+
+
 def test_what_may_differ_is_left_to_sqlite(tmp_path):
     store = make_store(tmp_path, random.Random(1), protocol=True)
     for filters in (
-        {"field": "content", "operator": "==", "value": "common word1"},
+        {"field": "content", "operator": "<", "value": "2020-01-01"},
+        {"field": "content", "operator": "==", "value": 3},  # the text column's affinity makes it '3'
         {"field": "id", "operator": "==", "value": 3},  # the id column's affinity makes it '3'
         {"field": "id", "operator": "<", "value": "2020-01-01"},
         {"field": "meta.year", "operator": ">", "value": float("inf")},
-        {"operator": "AND", "conditions": [{"field": "meta.lang", "operator": "==", "value": "en"}, {"field": "content", "operator": "!=", "value": ""}]},
+        {"operator": "AND", "conditions": [{"field": "meta.lang", "operator": "==", "value": "en"}, {"field": "content", "operator": ">", "value": 5}]},
     ):
         assert kept_by_index(store, filters) is None, filters
 
