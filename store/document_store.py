@@ -282,7 +282,7 @@ class SQLiteDocumentStore:
 
                 if len(self._filter_plans) >= _SELECTIONS:
                     self._filter_plans.clear()
-                translated = Translator(snapshot, self._file_ids_with_path, self._file_ids_ordered, self._pks_with_id, self._pks_with_text).query(filters)
+                translated = Translator(snapshot, self._file_ids_with_path, self._file_ids_ordered, self._pks_with_id, self._pks_passing).query(filters)
                 plan = self._filter_plans[key] = _FilterPlan(snapshot.generation, translated, _check_statement(condition))
         probe = step = _PROBE * top_k
         if broad and plan is not None and plan.translated is not None:
@@ -391,10 +391,13 @@ class SQLiteDocumentStore:
     def _pks_with_id(self, ids: list[str]) -> list[int]:
         return self._keys_where(PassageRow.pk, PassageRow.id, ids)
 
-    def _pks_with_text(self, pks: list[int], texts: list[str]) -> list[int]:
-        """Those of `pks` whose passage's text IS one of `texts`."""
+    def _pks_passing(self, pks: list[int], filters: dict[str, Any]) -> list[int]:
+        """Those of `pks` whose passages `filters` keep."""
+        from store.filters import to_sql
+
+        query = select(PassageRow.pk).select_from(_PASSAGES_WITH_FILES).where(_GIVEN, to_sql(filters, _resolve_field))
         with self._engine.connect() as conn:
-            return list(conn.execute(_WITH_TEXT, {"pks": json.dumps(pks), "texts": json.dumps(texts)}).scalars())
+            return list(conn.execute(query, {"pks": json.dumps(pks)}).scalars())
 
     def _keys_where(self, key: Any, column: Any, values: list[str]) -> list[int]:
         """`key` of the rows whose `column` is one of `values` (an indexed column: SQL in chunks)."""
@@ -731,7 +734,6 @@ _PASSAGES_WITH_FILES = PassageRow.__table__.outerjoin(FileRow.__table__)
 _GIVEN = PassageRow.pk.in_(select(func.json_each(bindparam("pks")).table_valued("value").c.value))
 _TEXTS = select(PassageRow.pk, PassageRow.text).where(_GIVEN)
 _ROWS = SQLiteDocumentStore._select_documents().add_columns(PassageRow.pk).where(_GIVEN)
-_WITH_TEXT = select(PassageRow.pk).where(_GIVEN, PassageRow.text.in_(select(func.json_each(bindparam("texts")).table_valued("value").c.value)))
 
 
 def _check_statement(condition: ColumnElement[bool] | None) -> Any:

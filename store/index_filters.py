@@ -36,9 +36,11 @@ that text; the filter is then on their pks, as for `id`. (The value's words woul
 passages of the same words in another order are common where documents share a vocabulary,
 61,878 of the 1M benchmark passages.)
 
-Left to SQLite: `content` orderings, values too long to be a term, lists and dicts (and
-strings that look like them) on the keys indexed passages keep in columns, and `content`
-equal to a text more than _CANDIDATES_MOST passages share a bucket with.
+Values too long to be a term (over LONGEST characters) are hashed, and equality with one is
+decided the same way, SQLite comparing the values of the passages holding its hash.
+
+Left to SQLite: `content` orderings, and an equality whose bucket or hash more than
+_CANDIDATES_MOST passages hold.
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ from typing import Any, NamedTuple, Protocol
 # separator, a type letter (s: text, n: number) and the value; the path and the separator
 # alone say "this passage has this key" (any value: null, a list, an object).
 SEPARATOR = "\x1e"
-# Longer values are not indexed (tantivy's terms are limited to 64 KB): such a value never
-# equals a shorter one, and a filter naming one is left to SQLite.
+# Longer values are indexed as a hash (tantivy's terms are limited to 64 KB): such a value
+# never equals a shorter one, and SQLite decides on the passages holding its hash.
 LONGEST = 2_000
 # Filter key -> the search index's integer field for indexed passages' column.
 INTEGER_FIELDS = {"page_number": "page", "split_id": "ordinal", "split_idx_start": "start", "file_id": "file_id"}
@@ -107,14 +109,12 @@ def meta_terms(meta: dict[str, Any], skip: Collection[str] = ()) -> Iterator[tup
             for term in ordered:
                 yield "meta_order", prefix + term
         if isinstance(value, (list, dict)):
-            term = _json_term(value)
-            if term is not None:
-                yield "meta_terms", path + SEPARATOR + term
+            yield "meta_terms", path + SEPARATOR + _json_term(value)
             if isinstance(value, dict):
                 for key, inner in value.items():
                     yield from walk(inner, [*parts, str(key)])
             return
-        term = _value_term(value)
+        term = _long_term(value) if isinstance(value, str) and len(value) > LONGEST else _value_term(value)
         if term is not None:
             yield "meta_terms", path + SEPARATOR + term
 
@@ -226,10 +226,17 @@ def json_text(value: list[Any] | dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _json_term(value: list[Any] | dict[str, Any]) -> str | None:
-    """The type letter and text of a list or dict as json_extract() gives it; None when too long."""
+def _json_term(value: list[Any] | dict[str, Any]) -> str:
+    """The type letter and text of a list or dict as json_extract() gives it (its hash when long)."""
     text = json_text(value)
-    return "j" + text if len(text) <= LONGEST else None
+    return "j" + text if len(text) <= LONGEST else _long_term(text)
+
+
+def _long_term(text: str) -> str:
+    """The term of a text too long to be one (a string, or a list's or dict's JSON text): "h"
+    and a 64-bit BLAKE2b of it. It narrows an equality to the passages holding it, and SQLite
+    decides on those (Translator._equal_any)."""
+    return "h" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 # Lists and dicts as the database stores them (json.dumps), read back by json_extract().
@@ -299,8 +306,8 @@ class Translator:
     as store.filters compares it, those of the other files, and whether that answer read the
     clock (a path of 'now');
     `pks_with_id(values)`: the pks of the passages whose id is one of them;
-    `pks_with_text(pks, values)`: those of `pks` whose passage's text is one of `values` (SQL
-    on the files table, indexed columns and given passages).
+    `pks_passing(pks, filters)`: those of `pks` whose passages `filters` keep (SQL on the files
+    table, indexed columns and given passages).
     """
 
     def __init__(
@@ -309,7 +316,7 @@ class Translator:
         file_ids_with_path: Callable[[list[str]], list[int]],
         file_ids_ordered: Callable[[str, Any], tuple[list[int], list[int], bool]],
         pks_with_id: Callable[[list[str]], list[int]],
-        pks_with_text: Callable[[list[int], list[str]], list[int]],
+        pks_passing: Callable[[list[int], dict[str, Any]], list[int]],
     ) -> None:
         self._snapshot = snapshot
         self._schema = snapshot.schema
@@ -317,7 +324,7 @@ class Translator:
         self._file_ids_with_path = file_ids_with_path
         self._file_ids_ordered = file_ids_ordered
         self._pks_with_id = pks_with_id
-        self._pks_with_text = pks_with_text
+        self._pks_passing = pks_passing
         self._now: float | None = None  # julianday('now'), once a translation needs it
 
     def query(self, filters: dict[str, Any]) -> Translated | None:
@@ -389,11 +396,16 @@ class Translator:
             raise Untranslatable  # the text column's TEXT affinity makes 3 equal '3'
         if not values:
             return _Part(tantivy.Query.empty_query(), 0, 0)
-        buckets = terms_query(self._schema, "text_hash", list(dict.fromkeys(text_term(value) for value in values)))
-        candidates = self._snapshot.keeping(buckets, _CANDIDATES_MOST)
+        buckets = list(dict.fromkeys(text_term(value) for value in values))
+        return self._decided_by_sqlite("text_hash", buckets, {"field": "content", "operator": "in", "value": values})
+
+    def _decided_by_sqlite(self, field: str, terms: list[str], filters: dict[str, Any]) -> _Part:
+        """The passages `filters` keeps, all of which hold one of `terms` of `field`: SQLite
+        decides on those (up to _CANDIDATES_MOST), and the query is on their pks."""
+        candidates = self._snapshot.keeping(terms_query(self._schema, field, terms), _CANDIDATES_MOST)
         if candidates is None:
             raise Untranslatable
-        pks = self._pks_with_text(candidates, values) if candidates else []
+        pks = self._pks_passing(candidates, filters) if candidates else []
         return _Part(terms_query(self._schema, "pk", pks), len(pks), len(pks))
 
     def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> _Part:
@@ -404,6 +416,7 @@ class Translator:
         counts = []  # of the passages each clause keeps, exactly
         uncounted = False  # a clause whose passages the index does not count
         texts = []
+        long_values, long_terms = [], []  # too long to be terms: hashed, and SQLite decides
         for value in values:
             if value is None:
                 present = self._present(parts, key)
@@ -415,17 +428,22 @@ class Translator:
                 continue
             if isinstance(value, (list, dict)) or (isinstance(value, str) and value[:1] in ("[", "{")):
                 # json_extract gives a list or dict as JSON text, which a string of that text IS.
-                if key in STRUCTURAL_KEYS or not _json_as_python():
+                if not _json_as_python():
                     raise Untranslatable
+                # (An indexed passage's integer column never IS text; its path may: below.)
                 text = json_text(value) if isinstance(value, (list, dict)) else value
                 if len(text) > LONGEST:
-                    raise Untranslatable
+                    long_values.append(value)
+                    long_terms.append(path + SEPARATOR + _long_term(text))
+                    continue
                 for term in ("s" + text, "j" + text):
                     texts.append(path + SEPARATOR + term)
                     counts.append(self._snapshot.doc_freq("meta_terms", texts[-1]))
                 continue
             if isinstance(value, str) and len(value) > LONGEST:
-                raise Untranslatable
+                long_values.append(value)
+                long_terms.append(path + SEPARATOR + _long_term(value))
+                continue
             term = _value_term(value)
             if term is None:
                 raise Untranslatable
@@ -435,8 +453,14 @@ class Translator:
                 number = int(term[1:])
                 clauses.append(tantivy.Query.term_query(self._schema, INTEGER_FIELDS[key], number))
                 counts.append(self._snapshot.doc_freq(INTEGER_FIELDS[key], number))
+        if long_values:
+            # (A protocol document's structural key is in its JSON, an indexed passage's in a
+            # column, which the SQL decides, but only among the passages holding the hash.)
+            decided = self._decided_by_sqlite("meta_terms", long_terms, {"field": "meta." + ".".join(parts), "operator": "in", "value": long_values})
+            clauses.append(decided.query)
+            counts.append(decided.most)
         if key == "file_path":
-            ids = self._file_ids_with_path([v for v in values if isinstance(v, str)])
+            ids = self._file_ids_with_path([json_text(v) if isinstance(v, (list, dict)) else v for v in values if isinstance(v, (str, list, dict))])
             if ids:
                 clauses.append(terms_query(self._schema, "file_id", ids))
                 counts.extend(self._snapshot.doc_freq("file_id", i) for i in ids)
@@ -619,10 +643,11 @@ def _integer_days() -> tuple[int, int] | None:
     return None
 
 
-# The most passages whose text SQLite compares for a `content` filter (Translator._content_any):
-# a value's bucket holds about 4 at a million passages, unless many passages have its text;
-# 50,000 rows read by pk cost about a tenth of the scan SQLite makes otherwise at a million.
-_CANDIDATES_MOST = 50_000
+# The most passages SQLite decides a filter on for the index (Translator._decided_by_sqlite):
+# a text's bucket holds about 4 at a million passages, unless many passages have that text.
+# Read by pk, a row costs about 2.5 us from the page cache and 100 us from disk (1M
+# passages): 4,000 from disk cost about what SQLite's scan of every passage does (0.41 s).
+_CANDIDATES_MOST = 4_000
 
 # The most values of an integer column a bound is counted over (Translator._integer_range).
 _COUNTED = 1_024  # at about 0.4 us a count

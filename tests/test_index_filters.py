@@ -23,7 +23,7 @@ FIELDS = ["meta.lang", "meta.year", "meta.score", "meta.tags", "meta.nested.k", 
 VALUES = ["en", "de", "", 2020, 2020.0, "2020", 1, 1.0, True, False, 0, 2.5, -1, None, ["a", "b"], '["a","b"]', "{}",
           "/docs/0.txt", "/docs/1.txt", "/proto/x.txt", 3, "3", 7, "2020-01-01", "x" * 3000, -0.5, -2019.75, 2**62, 1e300,
           "2019-12-31T23:00:00", "2020-01-01 00:00:00.5", "2020-01-01T01:00:00+02:00", "p3", "p11", "1",
-          "common word1", "Common  WORD1!", "common proto3", "common"]
+          "common word1", "Common  WORD1!", "common proto3", "common", "x" * 2999, ["y" * 2500], '["' + "y" * 2500 + '"]']
 # Dates as SQLite's julianday() reads them: times alone (on 2000-01-01), numbers (Julian days),
 # offsets; and 'now', which makes every date filter on that key SQLite's.
 DATES = ["2020-01-01", "2019-12-31 23:59:59.999", "2020-01-01T00:00:00.5Z", "12:30", 2458849.5, "2458850", "not a date", True, -3]
@@ -32,8 +32,8 @@ OPERATORS = ["==", "!=", "in", "not in", "<", "<=", ">", ">="]
 
 def user_meta(rng: random.Random) -> dict:
     meta = {}
-    for key, pool in (("lang", ["en", "de", "EN", ""]), ("year", [2019, 2020, 2020.0, "2020", None, -0.0, -0.5, -2019.75, 2**62, 2**64, 1e300, -1e-300]), ("score", [0.5, 1, True, False, 2.5]),
-                      ("tags", [["a", "b"], ["a"], []]), ("nested", [{"k": "v"}, {"k": 3}, "flat"]), ("a.b", [1, "1"]), ("a", [{"b": 1}, {"b": "1"}]),
+    for key, pool in (("lang", ["en", "de", "EN", "", "x" * 3000]), ("year", [2019, 2020, 2020.0, "2020", None, -0.0, -0.5, -2019.75, 2**62, 2**64, 1e300, -1e-300]), ("score", [0.5, 1, True, False, 2.5]),
+                      ("tags", [["a", "b"], ["a"], [], ["y" * 2500]]), ("nested", [{"k": "v"}, {"k": 3}, "flat"]), ("a.b", [1, "1"]), ("a", [{"b": 1}, {"b": "1"}]),
                       ("published", DATES), ("seen", [*DATES, "NOW"])):
         if rng.random() < 0.7:
             meta[key] = rng.choice(pool)
@@ -54,8 +54,8 @@ def make_store(tmp_path, rng: random.Random, *, protocol: bool) -> SQLiteDocumen
         store.write_documents([
             Document(id=f"p{i}", content=f"common proto{i}", meta={
                 **user_meta(rng),
-                **{k: rng.choice(pool) for k, pool in (("page_number", [1, 3, "3", 2.5, None]), ("split_id", [0, 2, "2"]),
-                                                      ("file_path", ["/proto/x.txt", "/docs/0.txt", 3]), ("file_id", [1, 2, "1"]))
+                **{k: rng.choice(pool) for k, pool in (("page_number", [1, 3, "3", 2.5, None, ["a", "b"]]), ("split_id", [0, 2, "2", '["a","b"]']),
+                                                      ("file_path", ["/proto/x.txt", "/docs/0.txt", 3, ["a", "b"]]), ("file_id", [1, 2, "1"]))
                    if rng.random() < 0.6},
             })
             for i in range(12)
@@ -75,10 +75,14 @@ def random_filter(rng: random.Random, depth: int = 0) -> dict:
     return {"field": rng.choice(FIELDS), "operator": operator, "value": value}
 
 
+def translator_of(store: SQLiteDocumentStore, snapshot) -> Translator:
+    return Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_passing)
+
+
 def kept_by_index(store: SQLiteDocumentStore, filters: dict) -> set[str] | None:
     snapshot = store._search.snapshot()
     assert snapshot is not None
-    translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(filters)
+    translated = translator_of(store, snapshot).query(filters)
     if translated is None:
         return None
     hits = snapshot.search(["common"], 1_000, only=translated.query)
@@ -151,6 +155,15 @@ def test_lists_and_dicts_are_decided_by_the_index_as_sqlite_compares_their_json_
     for filters, expected in cases:
         assert {doc.id for doc in store.filter_documents(filters)} == expected, filters
         assert kept_by_index(store, filters) == expected, filters
+    # On a key indexed passages keep in a column: a path may be a list's JSON text, an integer never is.
+    store.save_file(FileInfo('["a","b"]', "1" * 64, 1, 1.0), None, [Document(content="common file", meta={
+        "file_path": '["a","b"]', "split_id": 0, "split_idx_start": 0, "page_number": 1})])
+    store.write_documents([Document(id="p", content="common p", meta={"page_number": ["a", "b"], "file_path": ["a", "b"]})])
+    for field, expected in (("meta.file_path", {"p", "file"}), ("meta.page_number", {"p"})):
+        for value in (["a", "b"], '["a","b"]'):
+            filters = {"field": field, "operator": "==", "value": value}
+            assert {doc.id if doc.id == "p" else doc.content.split()[1] for doc in store.filter_documents(filters)} == expected, filters
+            assert {i if i == "p" else "file" for i in kept_by_index(store, filters)} == expected, filters
     # A SQLite that wrote a list otherwise than json.dumps: left to it.
     monkeypatch.setattr(index_filters, "_json_as_python", lambda: False)
     assert kept_by_index(store, cases[0][0]) is None
@@ -200,14 +213,14 @@ def test_file_path_orderings_and_dates_of_now_are_decided_by_the_index(tmp_path)
                 filters = {"field": field, "operator": operator, "value": value}
                 expected = {doc.id for doc in store.filter_documents(filters)}
                 assert kept_by_index(store, filters) == expected, filters
-                translated = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(filters)
+                translated = translator_of(store, snapshot).query(filters)
                 assert translated.reads_clock == isinstance(value, str), filters  # both keys have a value of 'now'
     now_ids = {"p1", "p2", "p3"}
     assert now_ids <= {doc.id for doc in store.filter_documents({"field": "meta.seen", "operator": ">", "value": "2020-01-01"})}
     assert {"p4", "p5", "p6"}.isdisjoint(d.id for d in store.filter_documents({"field": "meta.seen", "operator": "<", "value": "2000-01-01"}))
     # Without a value of 'now', a translation is kept.
     plain = {"field": "meta.split_id", "operator": "<", "value": 1}
-    assert not Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text).query(plain).reads_clock
+    assert not translator_of(store, snapshot).query(plain).reads_clock
 
     # The store translates such a filter again for each search: in a second and a half 'now'
     # passes the date, and the passages holding it stop passing.
@@ -231,8 +244,8 @@ def test_content_equality_is_decided_by_sqlite_on_the_passages_of_a_bucket(tmp_p
     store.write_documents([Document(id=i, content=text, meta={"n": k}) for k, (i, text) in enumerate(texts.items())])
     store.write_documents([Document(id=f"x{k}", content=f"other words {k}") for k in range(20)])
     compared = []
-    pks_with_text = store._pks_with_text
-    monkeypatch.setattr(store, "_pks_with_text", lambda pks, values: compared.append(sorted(pks)) or pks_with_text(pks, values))
+    pks_passing = store._pks_passing
+    monkeypatch.setattr(store, "_pks_passing", lambda pks, filters: compared.append(sorted(pks)) or pks_passing(pks, filters))
     cases = [
         ({"field": "content", "operator": "==", "value": "The river flows north."}, {"a", "h"}),
         ({"field": "content", "operator": "in", "value": ["the RIVER flows north", "north flows the river.", "nowhere"]}, {"b", "d"}),
@@ -248,7 +261,7 @@ def test_content_equality_is_decided_by_sqlite_on_the_passages_of_a_bucket(tmp_p
                                            {"field": "meta.n", "operator": "==", "value": 2}]}, {"c"}),
     ]
     snapshot = store._search.snapshot()
-    translator = Translator(snapshot, store._file_ids_with_path, store._file_ids_ordered, store._pks_with_id, store._pks_with_text)
+    translator = translator_of(store, snapshot)
 
     def kept(filters):  # every passage the translated query keeps, those without words too
         translated = translator.query(filters)
@@ -266,6 +279,31 @@ def test_content_equality_is_decided_by_sqlite_on_the_passages_of_a_bucket(tmp_p
     # A bucket that more passages share than SQLite is asked to compare: left to it.
     monkeypatch.setattr(index_filters, "_CANDIDATES_MOST", 1)
     assert kept(cases[0][0]) is None
+
+
+@pytest.mark.parametrize("collide", [False, True], ids=["hashes", "every long value one hash"])
+def test_long_values_are_hashed_and_decided_by_sqlite_on_the_passages_holding_the_hash(tmp_path, monkeypatch, collide):
+    from store import index_filters
+
+    if collide:
+        monkeypatch.setattr(index_filters, "_long_term", lambda text: "h")
+    long, longer = "x" * 3000, "x" * 3000 + "y"
+    metas = {"a": {"v": long}, "b": {"v": longer}, "c": {"v": ["z" * 2500]}, "d": {"v": '["' + "z" * 2500 + '"]'},
+             "e": {"v": "short"}, "f": {}, "g": {"v": {"k": long}}, "h": {"v": long}}
+    store = SQLiteDocumentStore(tmp_path / "long.db")
+    store.write_documents([Document(id=i, content=f"common {i}", meta=meta) for i, meta in metas.items()])
+    cases = [
+        ({"field": "meta.v", "operator": "==", "value": long}, {"a", "h"}),
+        ({"field": "meta.v", "operator": "in", "value": [longer, "short"]}, {"b", "e"}),
+        ({"field": "meta.v", "operator": "==", "value": ["z" * 2500]}, {"c", "d"}),  # the list, and the string of its JSON text
+        ({"field": "meta.v", "operator": "!=", "value": long}, set(metas) - {"a", "h"}),
+        ({"field": "meta.v", "operator": "not in", "value": [long, None]}, {"b", "c", "d", "e", "g"}),
+        ({"field": "meta.v.k", "operator": "==", "value": long}, {"g"}),
+        ({"field": "meta.v", "operator": "==", "value": "x" * 2999}, set()),
+    ]
+    for filters, expected in cases:
+        assert {doc.id for doc in store.filter_documents(filters)} == expected, filters
+        assert kept_by_index(store, filters) == expected, filters
 
 
 def test_what_may_differ_is_left_to_sqlite(tmp_path):
