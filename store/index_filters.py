@@ -297,7 +297,6 @@ class _Part(NamedTuple):
     most: int
 
 
-
 class Translator:
     """Builds tantivy queries for the filters of one search on one index snapshot.
 
@@ -326,6 +325,7 @@ class Translator:
         self._pks_with_id = pks_with_id
         self._pks_passing = pks_passing
         self._now: float | None = None  # julianday('now'), once a translation needs it
+        self._reads_clock = False  # whether this translation compared with it
 
     def query(self, filters: dict[str, Any]) -> Translated | None:
         """The query keeping exactly the passages `filters` keep, or None. `filters` must be
