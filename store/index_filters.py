@@ -36,11 +36,11 @@ that text; the filter is then on their pks, as for `id`. (The value's words woul
 passages of the same words in another order are common where documents share a vocabulary,
 61,878 of the 1M benchmark passages.)
 
-Values too long to be a term (over LONGEST characters) are hashed, and equality with one is
-decided the same way, SQLite comparing the values of the passages holding its hash.
+A value too long to be a term (over LONGEST characters) is a term of its 256-bit hash
+(`_long_term`).
 
-Left to SQLite: `content` orderings, and an equality whose bucket or hash more than
-_CANDIDATES_MOST passages hold.
+Left to SQLite: `content` orderings, and `content` equal to a text whose bucket more than
+_CANDIDATES_MOST passages share.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from typing import Any, NamedTuple, Protocol
 # separator, a type letter (s: text, n: number) and the value; the path and the separator
 # alone say "this passage has this key" (any value: null, a list, an object).
 SEPARATOR = "\x1e"
-# Longer values are indexed as a hash (tantivy's terms are limited to 64 KB): such a value
-# never equals a shorter one, and SQLite decides on the passages holding its hash.
+# Longer values are indexed as their hash (tantivy's terms are limited to 64 KB; _long_term):
+# such a value never equals a shorter one.
 LONGEST = 2_000
 # Filter key -> the search index's integer field for indexed passages' column.
 INTEGER_FIELDS = {"page_number": "page", "split_id": "ordinal", "split_idx_start": "start", "file_id": "file_id"}
@@ -234,9 +234,10 @@ def _json_term(value: list[Any] | dict[str, Any]) -> str:
 
 def _long_term(text: str) -> str:
     """The term of a text too long to be one (a string, or a list's or dict's JSON text): "h"
-    and a 64-bit BLAKE2b of it. It narrows an equality to the passages holding it, and SQLite
-    decides on those (Translator._equal_any)."""
-    return "h" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    and its 256-bit BLAKE2b, which stands for the text as a content address does: no two texts
+    with one such hash are known, and the chance that two of a million values share one by
+    accident is about 2^-217."""
+    return "h" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
 
 
 # Lists and dicts as the database stores them (json.dumps), read back by json_extract().
@@ -397,15 +398,10 @@ class Translator:
         if not values:
             return _Part(tantivy.Query.empty_query(), 0, 0)
         buckets = list(dict.fromkeys(text_term(value) for value in values))
-        return self._decided_by_sqlite("text_hash", buckets, {"field": "content", "operator": "in", "value": values})
-
-    def _decided_by_sqlite(self, field: str, terms: list[str], filters: dict[str, Any]) -> _Part:
-        """The passages `filters` keeps, all of which hold one of `terms` of `field`: SQLite
-        decides on those (up to _CANDIDATES_MOST), and the query is on their pks."""
-        candidates = self._snapshot.keeping(terms_query(self._schema, field, terms), _CANDIDATES_MOST)
+        candidates = self._snapshot.keeping(terms_query(self._schema, "text_hash", buckets), _CANDIDATES_MOST)
         if candidates is None:
             raise Untranslatable
-        pks = self._pks_passing(candidates, filters) if candidates else []
+        pks = self._pks_passing(candidates, {"field": "content", "operator": "in", "value": values}) if candidates else []
         return _Part(terms_query(self._schema, "pk", pks), len(pks), len(pks))
 
     def _equal_any(self, parts: list[str], key: str | None, values: list[Any]) -> _Part:
@@ -416,7 +412,6 @@ class Translator:
         counts = []  # of the passages each clause keeps, exactly
         uncounted = False  # a clause whose passages the index does not count
         texts = []
-        long_values, long_terms = [], []  # too long to be terms: hashed, and SQLite decides
         for value in values:
             if value is None:
                 present = self._present(parts, key)
@@ -432,19 +427,12 @@ class Translator:
                     raise Untranslatable
                 # (An indexed passage's integer column never IS text; its path may: below.)
                 text = json_text(value) if isinstance(value, (list, dict)) else value
-                if len(text) > LONGEST:
-                    long_values.append(value)
-                    long_terms.append(path + SEPARATOR + _long_term(text))
-                    continue
-                for term in ("s" + text, "j" + text):
+                # (Too long for a term, a string and a list of that text have one hash.)
+                for term in ("s" + text, "j" + text) if len(text) <= LONGEST else (_long_term(text),):
                     texts.append(path + SEPARATOR + term)
                     counts.append(self._snapshot.doc_freq("meta_terms", texts[-1]))
                 continue
-            if isinstance(value, str) and len(value) > LONGEST:
-                long_values.append(value)
-                long_terms.append(path + SEPARATOR + _long_term(value))
-                continue
-            term = _value_term(value)
+            term = _long_term(value) if isinstance(value, str) and len(value) > LONGEST else _value_term(value)
             if term is None:
                 raise Untranslatable
             texts.append(path + SEPARATOR + term)
@@ -453,12 +441,6 @@ class Translator:
                 number = int(term[1:])
                 clauses.append(tantivy.Query.term_query(self._schema, INTEGER_FIELDS[key], number))
                 counts.append(self._snapshot.doc_freq(INTEGER_FIELDS[key], number))
-        if long_values:
-            # (A protocol document's structural key is in its JSON, an indexed passage's in a
-            # column, which the SQL decides, but only among the passages holding the hash.)
-            decided = self._decided_by_sqlite("meta_terms", long_terms, {"field": "meta." + ".".join(parts), "operator": "in", "value": long_values})
-            clauses.append(decided.query)
-            counts.append(decided.most)
         if key == "file_path":
             ids = self._file_ids_with_path([json_text(v) if isinstance(v, (list, dict)) else v for v in values if isinstance(v, (str, list, dict))])
             if ids:
@@ -643,7 +625,7 @@ def _integer_days() -> tuple[int, int] | None:
     return None
 
 
-# The most passages SQLite decides a filter on for the index (Translator._decided_by_sqlite):
+# The most passages SQLite decides a `content` filter on for the index (Translator._content_any):
 # a text's bucket holds about 4 at a million passages, unless many passages have that text.
 # Read by pk, a row costs about 2.5 us from the page cache and 100 us from disk (1M
 # passages): 4,000 from disk cost about what SQLite's scan of every passage does (0.41 s).

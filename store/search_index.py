@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 
 # Written in the index folder; a missing or unreadable record means "rebuild".
 _RECORD = "docqa-index.json"
-_FORMAT = 10  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start, and page and ordinal fast (== None on a column); 8: lists and dicts as terms of their JSON text; 9: text_hash; 10: values over index_filters.LONGEST as hash terms
+_FORMAT = 11  # 2: the fields filters are decided on (store.index_filters); 3: words under 3 or over 64 characters unstemmed, as FTS5 leaves them; 4: meta_order; 5: stems by FTS5 itself; 6: exact lengths; 7: split_idx_start, and page and ordinal fast (== None on a column); 8: lists and dicts as terms of their JSON text; 9: text_hash; 10: values over index_filters.LONGEST as hash terms; 11: their hashes of 256 bits
 # tantivy's indexing memory before it writes a segment; one thread, since the indexer's
 # conversion workers already use the other cores. Flat whatever the collection's size.
 _WRITER_HEAP = 64_000_000
