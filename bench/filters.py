@@ -150,7 +150,7 @@ def main() -> None:
         ids = [i for (i,) in counts.execute("SELECT id FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
         row("id in 50 ids", 50, lambda n: {"filters": {"field": "id", "operator": "in", "value": ids}})
         row("id not in 50 ids", total - 50, lambda n: {"filters": {"field": "id", "operator": "not in", "value": ids}})
-        # content: equality narrowed by the index's stems and lengths, decided by SQLite on those.
+        # content: equality through the index's bucket of each text's hash, SQLite comparing that bucket's texts.
         texts = [t for (t,) in counts.execute("SELECT text FROM passages ORDER BY pk % 9973, pk LIMIT 50")]
         for name, filters in (
             ("content == a passage's text", lambda n: {"field": "content", "operator": "==", "value": texts[n % len(texts)]}),

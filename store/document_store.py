@@ -380,13 +380,14 @@ class SQLiteDocumentStore:
         # would turn a number compared with it into text.
         path = case((FileRow.id.is_(None), None), else_=FileRow.path)
         condition = to_sql({"field": "meta.file_path", "operator": operator, "value": value}, lambda _: path)
+        kept: list[int] = []
+        others: list[int] = []
+        clock = False
         with self._engine.connect() as conn:
-            kept: list[int] = []
-            others: list[int] = []
-            for file_id, passes in conn.execute(select(FileRow.id, condition)):
+            for file_id, passes, now in conn.execute(select(FileRow.id, condition, func.lower(FileRow.path) == "now")):
                 (kept if passes else others).append(file_id)
-            clock = isinstance(value, str) and conn.execute(select(FileRow.id).where(func.lower(FileRow.path) == "now").limit(1)).first() is not None
-        return kept, others, clock
+                clock |= bool(now)
+        return kept, others, clock and isinstance(value, str)
 
     def _pks_with_id(self, ids: list[str]) -> list[int]:
         return self._keys_where(PassageRow.pk, PassageRow.id, ids)

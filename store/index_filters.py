@@ -216,8 +216,12 @@ def text_term(text: str) -> str:
     """The `text_hash` term of a passage's text: its bucket of a BLAKE2b hash of its UTF-8
     (SQLite compares text byte for byte). The index keeps a passage equal to a value in the
     value's bucket, with about 1 in 2^18 of the others; SQLite decides on those."""
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return format(int.from_bytes(digest, "big") >> (64 - TEXT_BUCKET_BITS), "x")
+    return format(int.from_bytes(_blake2b(text, 8), "big") >> (64 - TEXT_BUCKET_BITS), "x")
+
+
+def _blake2b(text: str, size: int) -> bytes:
+    """BLAKE2b of a text's UTF-8 as SQLite holds it (lone surrogates kept), `size` bytes."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size).digest()
 
 
 def json_text(value: list[Any] | dict[str, Any]) -> str:
@@ -237,7 +241,7 @@ def _long_term(text: str) -> str:
     and its 256-bit BLAKE2b, which stands for the text as a content address does: no two texts
     with one such hash are known, and the chance that two of a million values share one by
     accident is about 2^-217."""
-    return "h" + hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=32).hexdigest()
+    return "h" + _blake2b(text, 32).hex()
 
 
 # Lists and dicts as the database stores them (json.dumps), read back by json_extract().

@@ -118,9 +118,7 @@ class Snapshot:
         if not pks:
             return set()
         given = terms_query(self._schema, "pk", pks)
-        query = tantivy.Query.boolean_query([(tantivy.Occur.Must, given), (tantivy.Occur.Must, tantivy.Query.const_score_query(only, 0.0))])
-        hits = self._searcher.search(query, limit=len(pks), count=False).hits
-        return set(self._searcher.fast_field_values("pk", [address for _, address in hits]))
+        return set(self.keeping(tantivy.Query.boolean_query([(tantivy.Occur.Must, given), (tantivy.Occur.Must, only)]), len(pks)) or ())
 
     def keeping(self, only: Any, most: int) -> list[int] | None:
         """The pks of the passages `only` (a query) keeps, or None when more than `most`."""
