@@ -1,10 +1,12 @@
 """Distinct answers whose scores are probabilities (issue 21), on the dump of bench/ranking.py.
 
-    nice -n 10 python bench/ranking.py dump --articles 0-11 --every 5 --precision bf16 --runs open
+    nice -n 10 python bench/ranking.py dump --articles 0-11 --precision bf16 --runs open
     nice -n 10 python bench/ranking.py dump --articles 12-23 --precision bf16 --runs open
-    python bench/distinct.py tune                 # rules and temperature, articles 0-11, every 5th question
+    python bench/distinct.py tune --every 5       # rules and temperature, articles 0-11, every 5th question
+    python bench/distinct.py calibrate            # TEMPERATURE, TOP_TEMPERATURE, NONE_WEIGHT: maximum likelihood, articles 0-11
     python bench/distinct.py report               # held out: articles 12-23, all questions, before and now
     python bench/distinct.py ceiling              # held out: the best F1 any K distinct answers reach
+    python bench/distinct.py answers A.jsonl      # the same figures of `docqa ask --batch`'s own answers
 
 Each question is ranked from its 20 passages (open mode: the index holds its article) with
 top_k 5 and min_score 0, as `docqa ask --batch` lists answers, by `pipeline.ranking.rank` of
@@ -24,6 +26,11 @@ applies each TEMPERATURE to the shares offline (P = s ** T / (sum of s ** T + re
 formula of pipeline/ranking.py), since the temperature never reorders answers; it prints, per
 rule, the temperature of least ECE over the top 5 answers (five times the answers of the top-1
 ECE, whose 10 bins hold about a dozen questions each on a small tuning set).
+
+`calibrate` fits the three constants of the last step together, by maximum likelihood of what
+happened on each tuning question: the answers listed that match a reference exactly, or "none
+of these". The likelihood is a proper score, so it asks for every answer's probability to be
+right, not only the first's; ECE is then measured, not fitted.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import subprocess
 import sys
 import types
@@ -94,9 +102,13 @@ def listed(its: list[Any], rank: Any, constants: Any, top_k: int) -> list[Listed
     return out
 
 
-def tempered(entry: Listed, temperature: float, none_weight: float = 1.0) -> list[float]:
-    """The answers' probabilities at `temperature` and NONE_WEIGHT (pipeline/ranking.py's formula), from shares of every answer."""
-    t = [s**temperature for _, s, _ in entry.answers]
+def tempered(entry: Listed, temperature: float, none_weight: float = 1.0, top_temperature: float | None = None) -> list[float]:
+    """The answers' probabilities at TEMPERATURE, TOP_TEMPERATURE (None: the same) and NONE_WEIGHT
+    (pipeline/ranking.py's formula), from the shares of every answer."""
+    shares = [s for _, s, _ in entry.answers]
+    first = max(range(len(shares)), key=shares.__getitem__, default=0)
+    top = temperature if top_temperature is None else top_temperature
+    t = [s ** (top if n == first else temperature) for n, s in enumerate(shares)]
     norm = sum(t) + none_weight * entry.rest**temperature
     return [x / norm for x in t]
 
@@ -179,6 +191,79 @@ def tune(args: argparse.Namespace) -> None:
     print(f"wrote {path}", file=sys.stderr)
 
 
+def _shares(entries: list[Listed]) -> tuple[Any, Any, Any, Any]:
+    """Every question's shares in one padded matrix (answers by share, first column the largest),
+    which of them match a reference exactly, the rest's share, and the mask of real answers."""
+    import numpy as np
+
+    width = max(len(e.answers) for e in entries)
+    share, exact, real = (np.zeros((len(entries), width)) for _ in range(3))
+    for n, e in enumerate(entries):
+        ranked = sorted(e.answers, key=lambda a: -a[1])
+        share[n, : len(ranked)] = [s for _, s, _ in ranked]
+        exact[n, : len(ranked)] = [bench._scores(e.item, text)[1] for text, _, _ in ranked]
+        real[n, : len(ranked)] = 1.0
+    rest = np.array([e.rest for e in entries])
+    return share, exact, rest, real
+
+
+def log_likelihood(params: Any, share: Any, exact: Any, rest: Any, real: Any) -> float:
+    """Mean log-probability, under TEMPERATURE, TOP_TEMPERATURE and log NONE_WEIGHT = `params`,
+    of what happened: the answers listed that match a reference exactly (their probabilities
+    added), or "none of these" where none does."""
+    import numpy as np
+
+    temperature, top, log_none = params
+    tiny = 1e-300
+    exponent = np.full(share.shape[1], temperature)
+    exponent[0] = top
+    log_p = np.where(real > 0, exponent * np.log(np.maximum(share, tiny)), -np.inf)
+    log_none_term = log_none + temperature * np.log(np.maximum(rest, tiny))
+    every = np.concatenate([log_p, log_none_term[:, None]], axis=1)
+    norm = np.logaddexp.reduce(every, axis=1)
+    hit = exact.max(axis=1) > 0
+    right = np.where(hit, np.logaddexp.reduce(np.where(exact > 0, log_p, -np.inf), axis=1), log_none_term)
+    return float(np.mean(right - norm))
+
+
+def calibrate(args: argparse.Namespace) -> None:
+    """Fit TEMPERATURE, TOP_TEMPERATURE and NONE_WEIGHT by maximum likelihood on the tuning questions."""
+    from scipy.optimize import minimize
+
+    from pipeline.ranking import CONSTANTS, rank
+
+    questions, _, _ = bench.load()
+    its = bench.items(bench.select(questions, args.articles, args.every), args.precision)
+    shares_only = dataclasses.replace(CONSTANTS, temperature=1.0, top_temperature=1.0, none_weight=1.0)
+    entries = listed(its, rank, shares_only, 10_000)  # every answer: the shares
+    data = _shares(entries)
+    results: dict[str, Any] = {"articles": args.articles, "every": args.every, "questions": len(entries), "fits": []}
+
+    def show(name: str, temperature: float, top: float, none_weight: float, fitted: bool) -> None:
+        f = figures(entries, [tempered(e, temperature, none_weight, top) for e in entries])
+        ll = log_likelihood((temperature, top, math.log(none_weight)), *data)
+        _print(f"{name}: T {temperature:.3f}, TOP_T {top:.3f}, NONE_WEIGHT {none_weight:.3f}, log-likelihood {ll:.4f}", f)
+        results["fits"].append({"name": name, "fitted": fitted, "temperature": temperature, "top_temperature": top, "none_weight": none_weight,
+                                "log_likelihood": ll, **{k: v for k, v in f.items() if k != "reliability"}})
+
+    show("the constants of this tree", CONSTANTS.temperature, CONSTANTS.top_temperature, CONSTANTS.none_weight, False)
+    # One temperature for all (TOP_T = T), then the first answer's own: TOP_T = ratio * T, ratio <= 1.
+    for name, ratio_bounds in (("fitted, one temperature", (1.0, 1.0)), ("fitted, the first answer's own temperature", (0.01, 1.0))):
+        fit = minimize(
+            lambda x: -log_likelihood((x[0], x[0] * x[1], x[2]), *data),
+            x0=[0.85, 1.0 if ratio_bounds[0] == 1.0 else 0.5, 0.0],
+            bounds=[(0.05, 3.0), ratio_bounds, (-5.0, 5.0)],
+            method="L-BFGS-B",
+        )
+        temperature, top, none_weight = fit.x[0], fit.x[0] * fit.x[1], math.exp(fit.x[2])
+        show(name, temperature, top, none_weight, True)
+        rounded = (round(temperature, 2), round(top, 2), round(none_weight, 2))
+        show(f"{name}, rounded", *rounded, False)
+    path = OUT / f"distinct-calibrate-{args.precision}.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"wrote {path}", file=sys.stderr)
+
+
 def _before_constants() -> Any:
     return sys.modules["ranking_before"].CONSTANTS
 
@@ -216,6 +301,37 @@ def ceiling(args: argparse.Namespace) -> None:
         print(f"best F1 among {f'the first {k}' if k else 'every answer listed'}: {100 * best:.2f}")
 
 
+def answers(args: argparse.Namespace) -> None:
+    """The figures of `docqa ask --batch`'s own answers (a JSONL of the public half's questions):
+    each question's top 5 (its candidates when no answer passed ask.min_score), scored against
+    the references. What a user of the product sees, where `report` ranks the dump."""
+    from pipeline.evaluate import exact_match, f1
+
+    references = {q.id: q.answers for q in bench.load()[0]}
+    top_score, top_em, all_score, all_em, f1_top, f1_best, past = [], [], [], [], [], [], []
+    with open(args.jsonl, encoding="utf-8") as lines:
+        for line in lines:
+            record = json.loads(line)
+            shown = (record.get("answers") or record.get("candidates") or [])[:TOP_K]
+            golds = references[record["id"]]
+            scored = [(a["score"], max(f1(a["answer"], g) for g in golds), max(exact_match(a["answer"], g) for g in golds)) for a in shown]
+            f1_top.append(scored[0][1] if scored else 0.0)
+            f1_best.append(max((f for _, f, _ in scored), default=0.0))
+            past.append(sum(s for s, _, _ in scored) > 1 + 1e-9)
+            if scored:
+                top_score.append(scored[0][0])
+                top_em.append(scored[0][2])
+                all_score.extend(s for s, _, _ in scored)
+                all_em.extend(e for _, _, e in scored)
+    n = len(f1_top)
+    ece, bins = bench.reliability(top_score, top_em)
+    print(f"{args.jsonl}: {n} questions, top-1 F1 {100 * sum(f1_top) / n:.2f} EM {100 * sum(top_em) / n:.2f}, "
+          f"best of 5 F1 {100 * sum(f1_best) / n:.2f}, sum>1 {sum(past) / n:.1%}, ECE top-1 {ece:.3f}, "
+          f"top-5 {bench.reliability(all_score, all_em)[0]:.3f}, mean top score {sum(top_score) / len(top_score):.3f}")
+    for mean_score, share, count in bins:
+        print(f"  score {mean_score:.3f}: exact {share:.3f} ({count})")
+
+
 def plot(f: dict[str, Any], path: str) -> None:
     bench.plot_reliability(f["reliability"], "score of the top answer (mean over the bin)",
                            f"Reliability, open mode, 20 passages\nECE {f['ece_top1']:.3f} ({f['questions']} held-out questions)", REPO / path)
@@ -238,12 +354,18 @@ def main() -> None:
     r.add_argument("--every", type=int, default=1)
     r.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
     r.add_argument("--plot", default=None, help="write the reliability plot of 'now' here, e.g. bench/ranking-reliability.png")
+    k = sub.add_parser("calibrate", help="TEMPERATURE, TOP_TEMPERATURE and NONE_WEIGHT by maximum likelihood on the tuning questions")
+    k.add_argument("--articles", default="0-11")
+    k.add_argument("--every", type=int, default=1)
+    k.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    a = sub.add_parser("answers", help="the figures of docqa ask --batch's answers to public-half questions")
+    a.add_argument("jsonl", help="the answers file of `docqa ask --batch --out`")
     c = sub.add_parser("ceiling", help="best F1 among the first K distinct answers, K up to all")
     c.add_argument("--articles", default="12-23")
     c.add_argument("--every", type=int, default=4)
     c.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
     args = parser.parse_args()
-    {"tune": tune, "report": report, "ceiling": ceiling}[args.command](args)
+    {"tune": tune, "calibrate": calibrate, "report": report, "answers": answers, "ceiling": ceiling}[args.command](args)
 
 
 if __name__ == "__main__":

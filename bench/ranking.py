@@ -409,7 +409,10 @@ def report(args: argparse.Namespace) -> None:
             summary[depth] = {"f1": r.f1_mean, "refused": refused, "f1_kept": kept, "ece": reliability(r.score, r.em)[0]}
         ece, bins = reliability(at.score, at.em)
         refused, min_score = best_refusal(at)
-        thresholds = [round(0.02 * i, 2) for i in range(0, 31)]
+        thresholds = [round(0.005 * i, 3) for i in range(0, 121)]
+        # The window of min_score that refuses at least half of the unanswerable questions for at
+        # most 2 F1 points on the answerable ones; ask.min_score is its middle on the tuning questions.
+        window = [t for t in thresholds if refusal(at, t)[0] >= 0.5 and at.f1_mean - refusal(at, t)[1] <= 2.0]
         entry = {
             "questions": len(its),
             "reader_mode": {"f1": reader_f1, "em": reader_em},
@@ -423,6 +426,7 @@ def report(args: argparse.Namespace) -> None:
             "reliability": bins,
             "refusal_at_2_points": {"refused": refused, "min_score": min_score},
             "refusal_curve": [(t, *refusal(at, t)) for t in thresholds],
+            "window": [window[0], window[-1]] if window else None,
             "at_min_score": dict(zip(("refused", "f1_kept"), refusal(at, args.min_score))),
             "min_score": args.min_score,
             "seconds": time.perf_counter() - started,
@@ -432,6 +436,8 @@ def report(args: argparse.Namespace) -> None:
         print("  F1 by depth: " + " ".join(f"{d + 1}:{c.f1_mean:.1f}" for d, c in enumerate(curve)), file=sys.stderr)
         print(f"  at depth {args.depth}: F1 {at.f1_mean:.2f} EM {at.em_mean:.2f}, ECE {ece:.3f}, refused {refused:.1%} within 2 F1 points (min_score {min_score:.3f})", file=sys.stderr)
         print(f"  at min_score {args.min_score}: {entry['at_min_score']}", file=sys.stderr)
+        if window:
+            print(f"  window (>= 50% refused, <= 2 F1 points lost): {window[0]:.3f}-{window[-1]:.3f}, middle {(window[0] + window[-1]) / 2:.4f}", file=sys.stderr)
         for depth, row in summary.items():
             print(f"  {depth} passages: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()), file=sys.stderr)
     out = OUT / (args.out or f"report-{args.precision}.json")

@@ -13,8 +13,9 @@ makes the answers distinct (issue 21), and turns each answer's share of all evid
               normalises to A (a one-word A: its best place, others where o(a, d) >= REPEAT_SUPPORT), less the
               places that overlap a better answer's (OVERLAP "ignore": other cuts of A's place)
     share   = S(A) / W,  W = sum of w over every place but those cuts + NO_ANSWER  (the shares sum to <= 1)
-    P(A)    = share(A) ** T / (sum over answers B of share(B) ** T + rest ** T),
-              rest = 1 - sum of the shares, T = TEMPERATURE
+    P(A)    = share(A) ** T(A) / (sum over answers B of share(B) ** T(B) + NONE_WEIGHT * rest ** T),
+              rest = 1 - sum of the shares, T(A) = TOP_TEMPERATURE for the answer of most evidence,
+              TEMPERATURE for the others
 
 `score` is P(A): the answers of a question are exclusive events (one of them is the answer,
 or none is), their scores sum to at most 1, and 1 - sum is the probability of "none of these".
@@ -60,15 +61,22 @@ or none is), their scores sum to at most 1, and 1 - sum is the probability of "n
 - NO_ANSWER is the evidence that none of the passages answers the question, on the scale of
   the evidence sum (which is at most 1 without lexical support): an answer stands out only when
   passages agree on it or its sentence restates the question.
-- TEMPERATURE T < 1 flattens the shares (the summed shares are overconfident), keeping them a
-  distribution: fitted on the tuning articles so that the scores of the top 5 answers match
-  their exact-match rate (SQuAD, open mode, 20 passages).
+- The three constants of the last line turn shares into probabilities, keeping them a
+  distribution over the answers and "none of these"; they are fitted together by maximum
+  likelihood of which listed answer is an exact match, or none (SQuAD, tuning articles, open
+  mode, 20 passages: `bench/distinct.py calibrate`). TEMPERATURE < 1 flattens the shares.
+  The answer of most evidence gets its own, smaller TOP_TEMPERATURE: it is the largest of many
+  noisy evidence sums, so a large share overstates how often it is right (the winner's curse)
+  and a small one understates it; with one temperature for all, the first answer was
+  overconfident above a score of 0.4 and underconfident below 0.2 while the others were
+  calibrated. TOP_TEMPERATURE <= TEMPERATURE keeps it first: share ** TOP_TEMPERATURE >=
+  share ** TEMPERATURE >= the others' (shares <= 1). NONE_WEIGHT weighs "none of these".
 
 Answers whose score is below `min_score` are not given; when none passes, the result says that
 no answer was found and carries the best candidates as such. Each constant is chosen from a
 curve in BENCHMARKS.md ("Ranking answers across passages", "Distinct answers"), which also
-says why they transfer to other extractive models and which one to refit for a new model
-(TEMPERATURE).
+says why they transfer to other extractive models and which ones to refit for a new model
+(the last three).
 """
 
 from __future__ import annotations
@@ -100,7 +108,10 @@ class Constants:
     span: float = 0.5  # SPAN: exponent of the within-passage probability
     passage: float = 0.5  # PASSAGE: weight of the standardised passage log-normaliser
     support: float = 5.0  # SUPPORT: weight of the lexical support o in [0, 1]
-    temperature: float = 0.85  # TEMPERATURE: exponent of the shares, from share to P(exact match)
+    # The last step, from shares to P(exact match): fitted together (bench/distinct.py calibrate).
+    temperature: float = 0.89  # TEMPERATURE: exponent of the shares
+    top_temperature: float = 0.28  # TOP_TEMPERATURE: the same for the answer of most evidence (<= TEMPERATURE)
+    none_weight: float = 3.67  # NONE_WEIGHT: the factor of "none of these" against the answers
     per_passage: int = 10  # CANDIDATES_PER_PASSAGE
     no_answer: float = 2.0  # NO_ANSWER: the evidence that none of the passages answers
     overlap: str = "ignore"  # OVERLAP: what a place overlapping a better answer's does: "ignore", "merge" or "drop"
@@ -109,6 +120,8 @@ class Constants:
     def __post_init__(self) -> None:
         if self.span <= 0 or self.passage < 0 or self.support < 0 or self.temperature <= 0 or self.no_answer < 0:
             raise ValueError(f"span and temperature must be > 0, passage, support and no_answer >= 0, got {self}")
+        if not 0 < self.top_temperature <= self.temperature or self.none_weight < 0:
+            raise ValueError(f"top_temperature must be within (0, temperature] (it keeps the first answer first), none_weight >= 0, got {self}")
         if self.overlap not in ("merge", "drop", "ignore"):
             raise ValueError(f"overlap must be 'merge', 'drop' or 'ignore', got {self.overlap!r}")
         if self.per_passage < 1:
@@ -279,10 +292,12 @@ def rank(
     groups, ignored = _distinct(places, constants, support)
     total -= ignored
 
-    # P(A) = S(A) ** T / (sum over answers of S ** T + R ** T), R the evidence of no answer listed.
+    # P(A) = share(A) ** T(A) / (sum over answers of share ** T + NONE_WEIGHT * rest ** T), T(A) TOP_TEMPERATURE
+    # for the answer of most evidence (the first of `groups` before cuts took evidence from some of them).
     rest = max(0.0, total - sum(g.evidence for g in groups))
-    tempered = [(g.evidence / total) ** constants.temperature for g in groups]
-    norm = sum(tempered) + (rest / total) ** constants.temperature
+    first = max(range(len(groups)), key=lambda n: groups[n].evidence, default=0)
+    tempered = [(g.evidence / total) ** (constants.top_temperature if n == first else constants.temperature) for n, g in enumerate(groups)]
+    norm = sum(tempered) + constants.none_weight * (rest / total) ** constants.temperature
     scored = [(t / norm, g.evidence / total, [a for _, a in g.places]) for t, g in zip(tempered, groups)]
     scored.sort(key=lambda s: (-s[0], -s[2][0].score))
     passing = [s for s in scored if s[0] >= min_score]

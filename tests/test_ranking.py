@@ -11,7 +11,9 @@ from pipeline.normalize import normalize_answer
 from pipeline.ranking import CONSTANTS, TERM_PASSAGES, Constants, WordCounts, question_words, rank, word_counts
 
 # Round constants, so that every expected value below can be worked out by hand.
-C = Constants(span=0.5, passage=0.5, support=5.0, temperature=2.0, per_passage=10, no_answer=0.0, overlap="merge", repeat_support=0.0)
+C = Constants(
+    span=0.5, passage=0.5, support=5.0, temperature=2.0, top_temperature=2.0, none_weight=1.0, per_passage=10, no_answer=0.0, overlap="merge", repeat_support=0.0
+)
 
 
 def passage(text, file="/a.txt", offset=0, score=None, page=None, pid=None):
@@ -146,10 +148,45 @@ def test_one_candidate_alone_is_certain_and_the_temperature_sharpens_the_shares(
     assert only.share == 1.0 and only.score == 1.0
     q = passage("Kestrel or Glasgow.")
     answers = [answer(q, "Kestrel", 0.64), answer(q, "Glasgow", 0.16)]
-    plain = rank("q?", answers, top_k=2, constants=dataclasses.replace(C, temperature=1.0)).answers
+    plain = rank("q?", answers, top_k=2, constants=dataclasses.replace(C, temperature=1.0, top_temperature=1.0)).answers
     assert [a.score for a in plain] == pytest.approx([2 / 3, 1 / 3])  # sqrt(0.64) : sqrt(0.16) = 2 : 1
-    sharp = rank("q?", answers, top_k=2, constants=dataclasses.replace(C, temperature=3.0)).answers
+    sharp = rank("q?", answers, top_k=2, constants=dataclasses.replace(C, temperature=3.0, top_temperature=3.0)).answers
     assert [a.score for a in sharp] == pytest.approx([8 / 9, 1 / 9])  # 2 ** 3 : 1 ** 3
+
+
+def test_the_first_answer_has_its_own_temperature_and_none_of_these_its_weight():
+    q = passage("Kestrel or Glasgow.")
+    answers = [answer(q, "Kestrel", 0.64), answer(q, "Glasgow", 0.16)]  # p ** 0.5: 0.8 and 0.4, shares 2/3 and 1/3 (no rest)
+    first, second = rank("q?", answers, top_k=2, constants=dataclasses.replace(C, temperature=2.0, top_temperature=1.0)).answers
+    # (2/3) ** 1 : (1/3) ** 2 = 6 : 1
+    assert (first.text, second.text) == ("Kestrel", "Glasgow")
+    assert [first.score, second.score] == pytest.approx([6 / 7, 1 / 7])
+    # NO_ANSWER 1.2: shares 0.8 / 2.4 and 0.4 / 2.4, rest 0.5; none counts NONE_WEIGHT 2 times rest ** 2.
+    weighted = dataclasses.replace(C, no_answer=1.2, temperature=2.0, top_temperature=1.0, none_weight=2.0)
+    first, second = rank("q?", answers, top_k=2, constants=weighted).answers
+    norm = 1 / 3 + (1 / 6) ** 2 + 2 * 0.5**2
+    assert [first.score, second.score] == pytest.approx([(1 / 3) / norm, (1 / 6) ** 2 / norm])
+    assert first.score + second.score == pytest.approx(1 - 2 * 0.5**2 / norm)  # the rest is "none of these"
+
+
+def test_the_first_answer_is_the_one_of_most_evidence_after_cuts():
+    # Evidence (pi 0.5 each, p ** 0.5): Kestrel 0.35, Leeds 0.3, and "Leeds Road" 0.2, a cut of
+    # Leeds's place that OVERLAP "merge" adds to it: Leeds 0.5 passes Kestrel, so Leeds gets the
+    # top temperature though it came second before the cut.
+    p, other = passage("It is Kestrel.", "/a.txt"), passage("Or Leeds Road.", "/b.txt")
+    answers = [answer(p, "Kestrel", 0.49), answer(other, "Leeds", 0.36), answer(other, "Leeds Road", 0.16)]
+    ranked = rank("q?", answers, top_k=3, constants=dataclasses.replace(C, temperature=2.0, top_temperature=1.0)).answers
+    assert [a.text for a in ranked] == ["Leeds", "Kestrel"]
+    leeds, kestrel = 0.5 / 0.85, 0.35 / 0.85
+    assert [a.share for a in ranked] == pytest.approx([leeds, kestrel])
+    assert [a.score for a in ranked] == pytest.approx([leeds / (leeds + kestrel**2), kestrel**2 / (leeds + kestrel**2)])
+
+
+def test_top_temperature_above_the_temperature_is_refused():
+    with pytest.raises(ValueError, match=r"top_temperature must be within \(0, temperature\] \(it keeps the first answer first\)"):
+        Constants(temperature=0.5, top_temperature=0.9)
+    with pytest.raises(ValueError, match="none_weight >= 0"):
+        Constants(none_weight=-1.0)
 
 
 def test_min_score_gives_no_answer_and_candidates():
