@@ -293,7 +293,8 @@ def rank(
     total -= ignored
 
     # P(A) = share(A) ** T(A) / (sum over answers of share ** T + NONE_WEIGHT * rest ** T), T(A) TOP_TEMPERATURE
-    # for the answer of most evidence (the first of `groups` before cuts took evidence from some of them).
+    # for the answer of most evidence: `groups` are in their order before the cuts, and with OVERLAP
+    # "merge" a later one can gain a cut's evidence and pass the first.
     rest = max(0.0, total - sum(g.evidence for g in groups))
     first = max(range(len(groups)), key=lambda n: groups[n].evidence, default=0)
     tempered = [(g.evidence / total) ** (constants.top_temperature if n == first else constants.temperature) for n, g in enumerate(groups)]
