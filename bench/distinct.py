@@ -105,12 +105,11 @@ def listed(its: list[Any], rank: Any, constants: Any, top_k: int) -> list[Listed
 def tempered(entry: Listed, temperature: float, none_weight: float = 1.0, top_temperature: float | None = None) -> list[float]:
     """The answers' probabilities at TEMPERATURE, TOP_TEMPERATURE (None: the same) and NONE_WEIGHT
     (pipeline/ranking.py's formula), from the shares of every answer."""
-    shares = [s for _, s, _ in entry.answers]
-    first = max(range(len(shares)), key=shares.__getitem__, default=0)
+    from pipeline.ranking import Constants, probabilities
+
     top = temperature if top_temperature is None else top_temperature
-    t = [s ** (top if n == first else temperature) for n, s in enumerate(shares)]
-    norm = sum(t) + none_weight * entry.rest**temperature
-    return [x / norm for x in t]
+    constants = Constants(temperature=temperature, top_temperature=top, none_weight=none_weight)
+    return probabilities([s for _, s, _ in entry.answers], entry.rest, constants)
 
 
 def figures(entries: list[Listed], scores: list[list[float]] | None = None) -> dict[str, Any]:
@@ -248,10 +247,10 @@ def calibrate(args: argparse.Namespace) -> None:
 
     show("the constants of this tree", CONSTANTS.temperature, CONSTANTS.top_temperature, CONSTANTS.none_weight, False)
     # One temperature for all (TOP_T = T), then the first answer's own: TOP_T = ratio * T, ratio <= 1.
-    for name, ratio_bounds in (("fitted, one temperature", (1.0, 1.0)), ("fitted, the first answer's own temperature", (0.01, 1.0))):
+    for name, ratio, ratio_bounds in (("fitted, one temperature", 1.0, (1.0, 1.0)), ("fitted, the first answer's own temperature", 0.5, (0.01, 1.0))):
         fit = minimize(
             lambda x: -log_likelihood((x[0], x[0] * x[1], x[2]), *data),
-            x0=[0.85, 1.0 if ratio_bounds[0] == 1.0 else 0.5, 0.0],
+            x0=[0.85, ratio, 0.0],
             bounds=[(0.05, 3.0), ratio_bounds, (-5.0, 5.0)],
             method="L-BFGS-B",
         )

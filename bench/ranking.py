@@ -412,7 +412,8 @@ def report(args: argparse.Namespace) -> None:
         thresholds = [round(0.005 * i, 3) for i in range(0, 121)]
         # The window of min_score that refuses at least half of the unanswerable questions for at
         # most 2 F1 points on the answerable ones; ask.min_score is its middle on the tuning questions.
-        window = [t for t in thresholds if refusal(at, t)[0] >= 0.5 and at.f1_mean - refusal(at, t)[1] <= 2.0]
+        refusal_curve = [(t, *refusal(at, t)) for t in thresholds]
+        window = [t for t, refused_at, kept in refusal_curve if refused_at >= 0.5 and at.f1_mean - kept <= 2.0]
         entry = {
             "questions": len(its),
             "reader_mode": {"f1": reader_f1, "em": reader_em},
@@ -425,7 +426,7 @@ def report(args: argparse.Namespace) -> None:
             "ece": ece,
             "reliability": bins,
             "refusal_at_2_points": {"refused": refused, "min_score": min_score},
-            "refusal_curve": [(t, *refusal(at, t)) for t in thresholds],
+            "refusal_curve": refusal_curve,
             "window": [window[0], window[-1]] if window else None,
             "at_min_score": dict(zip(("refused", "f1_kept"), refusal(at, args.min_score))),
             "min_score": args.min_score,

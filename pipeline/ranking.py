@@ -292,14 +292,10 @@ def rank(
     groups, ignored = _distinct(places, constants, support)
     total -= ignored
 
-    # P(A) = share(A) ** T(A) / (sum over answers of share ** T + NONE_WEIGHT * rest ** T), T(A) TOP_TEMPERATURE
-    # for the answer of most evidence: `groups` are in their order before the cuts, and with OVERLAP
-    # "merge" a later one can gain a cut's evidence and pass the first.
+    # Each answer's share of the evidence, and the rest's, become exclusive probabilities.
     rest = max(0.0, total - sum(g.evidence for g in groups))
-    first = max(range(len(groups)), key=lambda n: groups[n].evidence, default=0)
-    tempered = [(g.evidence / total) ** (constants.top_temperature if n == first else constants.temperature) for n, g in enumerate(groups)]
-    norm = sum(tempered) + constants.none_weight * (rest / total) ** constants.temperature
-    scored = [(t / norm, g.evidence / total, [a for _, a in g.places]) for t, g in zip(tempered, groups)]
+    shares = [g.evidence / total for g in groups]
+    scored = [(p, share, [a for _, a in g.places]) for p, share, g in zip(probabilities(shares, rest / total, constants), shares, groups)]
     scored.sort(key=lambda s: (-s[0], -s[2][0].score))
     passing = [s for s in scored if s[0] >= min_score]
 
@@ -309,6 +305,20 @@ def rank(
     if passing:
         return Ranking(question, ranked(passing))
     return Ranking(question, [], ranked(scored))
+
+
+def probabilities(shares: Sequence[float], rest: float, constants: Constants = CONSTANTS) -> list[float]:
+    """P(A) = share(A) ** T(A) / (sum over answers B of share(B) ** T(B) + NONE_WEIGHT * rest ** T):
+    the answers' exclusive probabilities from their shares of the evidence and the rest's.
+
+    T(A) is TOP_TEMPERATURE for the largest share, wherever it is (rank() hands the answers in
+    their order before the cuts, and with OVERLAP "merge" a later one can gain a cut's evidence
+    and pass the first), TEMPERATURE for the others.
+    """
+    first = max(range(len(shares)), key=shares.__getitem__, default=0)
+    tempered = [s ** (constants.top_temperature if n == first else constants.temperature) for n, s in enumerate(shares)]
+    norm = sum(tempered) + constants.none_weight * rest**constants.temperature
+    return [t / norm for t in tempered]
 
 
 @dataclass
